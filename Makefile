@@ -1,0 +1,51 @@
+# drctl: all set-up lives here. `make demo` and `make test` work on a fresh Debian 12 machine as root.
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+DRCTL := $(VENV)/bin/drctl
+APT_PACKAGES := postgresql-15 postgresql-contrib etcd-server etcd-client haproxy nginx \
+	iptables conntrack prometheus prometheus-node-exporter pgbackrest supervisor \
+	python3-venv python3-dev openssh-server sudo curl procps psmisc iproute2 build-essential libpq-dev
+
+.PHONY: setup demo test test-unit test-integration lint bench soak clean
+
+setup: $(VENV)/.installed
+
+/var/lib/drctl/.apt-done:
+	@echo "==> installing Debian packages"
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_PACKAGES)
+	mkdir -p /var/lib/drctl && touch $@
+
+$(VENV)/.installed: pyproject.toml /var/lib/drctl/.apt-done
+	@echo "==> creating $(VENV) from Debian's python3"
+	test -x $(PY) || /usr/bin/python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[production,dev]'
+	touch $@
+
+demo: setup
+	$(DRCTL) topology validate
+	$(DRCTL) lab up
+	$(DRCTL) lab status
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test-unit: setup
+	$(VENV)/bin/pytest tests/unit -q
+
+test-integration: setup
+	$(VENV)/bin/pytest tests/integration -q -x
+
+test: setup lint
+	$(VENV)/bin/pytest tests -q
+
+bench: setup
+	$(PY) -m benchmarks
+
+clean:
+	-$(DRCTL) lab down
+	rm -rf $(VENV) build *.egg-info

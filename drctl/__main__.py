@@ -1,0 +1,3 @@
+from drctl.cli import main
+
+raise SystemExit(main())
