@@ -1,0 +1,255 @@
+"""The drctl collector: every metric of DESIGN §8, read from the truth on each scrape.
+
+Nothing is kept between scrapes; the topology (configuration, not state) is the only input
+held. The slow sources (TCP probes, Patroni, HAProxy, files) are read concurrently with short
+timeouts, and a source that fails drops its own metrics and sets drctl_source_up{source} to 0
+rather than failing the scrape.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from drctl.topology.endpoints import endpoints
+from drctl.topology.model import Topology
+from drills.journal import Journal, Status, journal_dir
+from monitoring import haproxy, patroni
+from monitoring.config import ExporterConfig
+from monitoring.sources import (
+    BackupSource,
+    Fetch,
+    HostPort,
+    JournalSource,
+    PlanSource,
+    Prober,
+    backup_status_file,
+    http_fetch,
+    journal_source,
+    plan_staleness,
+    tcp_prober,
+)
+
+log = logging.getLogger(__name__)
+DAY = 86400.0
+SOURCES = ("probes", "patroni", "front_door", "journals", "backups", "plan")
+
+
+def _gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
+    return GaugeMetricFamily(f"drctl_{name}", doc, labels=labels)
+
+
+class DrctlCollector(Collector):
+    def __init__(
+        self,
+        topo: Topology,
+        *,
+        prober: Prober = tcp_prober,
+        fetch: Fetch = http_fetch,
+        journals: JournalSource | None = None,
+        backups: BackupSource | None = None,
+        plan: PlanSource | None = None,
+        clock: Callable[[], float] = time.time,
+        config: ExporterConfig | None = None,
+    ) -> None:
+        self.topo = topo
+        self.prober = prober
+        self.fetch = fetch
+        self.journals = journals or journal_source()
+        self.backups = backups or backup_status_file()
+        # None: drctl.plan.check.staleness if it is installed, else no drctl_plan_stale
+        self.plan = plan if plan is not None else self._default_plan()
+        self.clock = clock
+        self.config = config or ExporterConfig()
+        # derived from the topology once: configuration, not scrape state
+        site_eps: dict[str, set[HostPort]] = {s.name: set() for s in topo.sites}
+        for ep in endpoints(topo):
+            site_eps[ep.site].add((str(ep.address), ep.port))
+        self._site_endpoints = {site: sorted(eps) for site, eps in site_eps.items()}
+
+    def _default_plan(self) -> PlanSource | None:
+        c = self.config
+        return plan_staleness(c.topology_path, c.plan_data_dir, journal_dir(), c.plan_dir)
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # registering must not scrape the estate
+
+    def collect(self) -> Iterator[Metric]:
+        started = time.perf_counter()
+        source_up = _gauge("source_up", "1 if the source was read on this scrape", ["source"])
+        with ThreadPoolExecutor(max_workers=self.config.max_workers) as pool:
+            jobs: dict[str, Future[list[Metric]]] = {
+                "probes": pool.submit(self._sites),
+                "front_door": pool.submit(self._front_door),
+                "journals": pool.submit(self._drills),
+                "backups": pool.submit(self._backups),
+            }
+            if self.plan is not None:
+                jobs["plan"] = pool.submit(self._plan)
+            lag_jobs = {
+                system.name: pool.submit(self._lag_of, system.name) for system in self.topo.systems
+            }
+            yield from self._topology_metrics()
+            yield from self._collect_lag(lag_jobs, source_up)
+            for source, job in jobs.items():
+                try:
+                    families = job.result()
+                except Exception as exc:  # one source must not fail the scrape
+                    log.warning("source %s failed: %s", source, exc)
+                    source_up.add_metric([source], 0)
+                    continue
+                source_up.add_metric([source], 1)
+                yield from families
+        yield source_up
+        duration = _gauge("scrape_duration_seconds", "time this scrape took", [])
+        duration.add_metric([], time.perf_counter() - started)
+        yield duration
+
+    # --- from the topology --------------------------------------------------------------
+    def _topology_metrics(self) -> list[Metric]:
+        rto = _gauge("objective_rto_seconds", "recovery time objective", ["system"])
+        rpo = _gauge("objective_rpo_seconds", "recovery point objective", ["system"])
+        tier = _gauge("system_tier", "the system's tier (1 is the most critical)", ["system"])
+        period = _gauge(
+            "drill_period_seconds", "a drill must cover the system this often", ["system"]
+        )
+        rank = _gauge(
+            "system_placement_rank",
+            "0 at the system's preferred primary site, 1.. at its standby sites",
+            ["system", "site"],
+        )
+        for system in self.topo.systems:
+            rto.add_metric([system.name], system.objectives.rto_seconds)
+            rpo.add_metric([system.name], system.objectives.rpo_seconds)
+            tier.add_metric([system.name], system.tier)
+            period.add_metric([system.name], self.topo.tier(system.tier).drill_every_days * DAY)
+            for i, site in enumerate(system.placement):
+                rank.add_metric([system.name, site], i)
+        return [rto, rpo, tier, period, rank]
+
+    # --- sites ----------------------------------------------------------------------------
+    def _sites(self) -> list[Metric]:
+        everything = {hp for eps in self._site_endpoints.values() for hp in eps}
+        answered = self.prober(everything, self.config.probe_timeout_seconds)
+        up = _gauge("site_up", "1 if the site's services answer on TCP", ["site"])
+        total = _gauge("site_endpoints", "TCP endpoints the topology places at the site", ["site"])
+        ok = _gauge("site_endpoints_answering", "of those, how many answered", ["site"])
+        for site, eps in self._site_endpoints.items():
+            n = sum(1 for hp in eps if hp in answered)
+            need_all = self.config.require_all_endpoints
+            is_up = bool(eps) and (n == len(eps) if need_all else n > 0)
+            up.add_metric([site], 1 if is_up else 0)
+            total.add_metric([site], len(eps))
+            ok.add_metric([site], n)
+        return [up, total, ok]
+
+    # --- replication ------------------------------------------------------------------------
+    def _lag_of(self, system_name: str) -> list[patroni.MemberLag]:
+        system = self.topo.system(system_name)
+        timeout = self.config.http_timeout_seconds
+        cluster = patroni.read_cluster(patroni.cluster_urls(self.topo, system), self.fetch, timeout)
+        return patroni.replication_lag(
+            cluster, self.fetch, timeout, self.clock, system.database.patroni_port
+        )
+
+    def _collect_lag(
+        self, jobs: dict[str, Future[list[patroni.MemberLag]]], source_up: GaugeMetricFamily
+    ) -> list[Metric]:
+        labels = ["system", "member"]
+        secs = _gauge("replication_lag_seconds", "how far the replica's replay is behind", labels)
+        nbytes = _gauge("replication_lag_bytes", "WAL bytes the replica is behind", labels)
+        failed = 0
+        for system, job in jobs.items():
+            try:
+                members = job.result()
+            except Exception as exc:
+                log.warning("Patroni of %s unreadable: %s", system, exc)
+                failed += 1
+                continue
+            for m in members:
+                if m.lag_bytes is not None:
+                    nbytes.add_metric([system, m.member], m.lag_bytes)
+                if m.lag_seconds is not None:
+                    secs.add_metric([system, m.member], m.lag_seconds)
+        source_up.add_metric(["patroni"], 0 if failed else 1)
+        return [secs, nbytes]
+
+    # --- front door -------------------------------------------------------------------------
+    def _front_door(self) -> list[Metric]:
+        text = self.fetch(self.config.stats_url(self.topo), self.config.http_timeout_seconds)
+        active = haproxy.active_backends(self.topo, haproxy.parse_stats_csv(text))
+        fam = _gauge(
+            "front_door_backend_active",
+            "1 for the site the front door currently routes the system to",
+            ["system", "site"],
+        )
+        for (system, site), value in sorted(active.items()):
+            fam.add_metric([system, site], value)
+        return [fam]
+
+    # --- drills -------------------------------------------------------------------------------
+    def _drills(self) -> list[Metric]:
+        last = last_finished(self.journals())
+        ds = ["drill", "system"]
+        rto = _gauge("drill_rto_seconds", "RTO measured by the drill's last run", ds)
+        rpo = _gauge("drill_rpo_seconds", "RPO measured by the drill's last run", ds)
+        lost = _gauge("drill_writes_lost", "acknowledged writes lost in the last run", ds)
+        covers = _gauge("drill_system_info", "the systems the drill's last run covered", ds)
+        when = _gauge(
+            "drill_last_run_timestamp_seconds",
+            "start of the drill's last finished run, labelled with its result",
+            ["drill", "result"],
+        )
+        for drill_id, journal in sorted(last.items()):
+            when.add_metric([drill_id, journal.result or str(journal.status)], journal.started_at)
+            systems = set(journal.systems) | set(_drill_systems(journal.drill))
+            for system in sorted(systems):
+                covers.add_metric([drill_id, system], 1)
+            for system, res in sorted(journal.systems.items()):
+                if res.rto_seconds is not None:
+                    rto.add_metric([drill_id, system], res.rto_seconds)
+                if res.rpo_seconds is not None:
+                    rpo.add_metric([drill_id, system], res.rpo_seconds)
+                lost.add_metric([drill_id, system], res.writes_lost)
+        return [rto, rpo, lost, covers, when]
+
+    # --- backups and the plan -------------------------------------------------------------------
+    def _backups(self) -> list[Metric]:
+        fam = _gauge(
+            "backup_last_success_timestamp_seconds",
+            "end of the system's last successful backup",
+            ["system"],
+        )
+        for system, epoch in sorted(self.backups().items()):
+            fam.add_metric([system], epoch)
+        return [fam]
+
+    def _plan(self) -> list[Metric]:
+        assert self.plan is not None
+        fam = _gauge("plan_stale", "1 if the staleness trigger fires for the plan", ["trigger"])
+        for trigger, reasons in sorted(self.plan().items()):
+            fam.add_metric([trigger], 1 if reasons else 0)
+        return [fam]
+
+
+def last_finished(journals: Iterable[Journal]) -> dict[str, Journal]:
+    """The last finished journal per drill id (a running drill has no figures yet)."""
+    last: dict[str, Journal] = {}
+    for journal in journals:
+        if journal.status is Status.RUNNING:
+            continue
+        prev = last.get(journal.drill_id)
+        if prev is None or journal.started_at >= prev.started_at:
+            last[journal.drill_id] = journal
+    return last
+
+
+def _drill_systems(drill: dict[str, Any]) -> list[str]:
+    systems = drill.get("systems", [])
+    return [str(s) for s in systems] if isinstance(systems, list) else []

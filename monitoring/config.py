@@ -1,0 +1,33 @@
+"""Exporter settings that are not in the topology."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from drctl import REPO_ROOT
+from drctl.topology.load import DEFAULT_PATH
+from drctl.topology.model import Topology
+
+HAPROXY_STATS_PORT = 8404  # the front door's stats listener (not yet a topology port)
+
+
+@dataclass(frozen=True)
+class ExporterConfig:
+    probe_timeout_seconds: float = 0.5
+    http_timeout_seconds: float = 1.0
+    # None: http://<front door's address>:8404/stats;csv
+    haproxy_stats_url: str | None = None
+    # False: a site is up when any of its endpoints answers (it is powered and reachable);
+    # True: only when all of them answer. drctl_site_endpoints_answering shows the detail.
+    require_all_endpoints: bool = False
+    max_workers: int = 32
+    # what drctl.plan.check.staleness(topology_path, data_dir, journals_dir, plan_dir) reads
+    topology_path: Path = DEFAULT_PATH
+    plan_data_dir: Path = REPO_ROOT / "inventories"
+    plan_dir: Path = REPO_ROOT / "runbooks"
+
+    def stats_url(self, topo: Topology) -> str:
+        if self.haproxy_stats_url:
+            return self.haproxy_stats_url
+        return f"http://{topo.front_door.lab_address}:{HAPROXY_STATS_PORT}/stats;csv"
