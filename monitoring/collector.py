@@ -59,6 +59,7 @@ class DrctlCollector(Collector):
         config: ExporterConfig | None = None,
     ) -> None:
         self.topo = topo
+        self.config = config or ExporterConfig()
         self.prober = prober
         self.fetch = fetch
         self.journals = journals or journal_source()
@@ -66,7 +67,6 @@ class DrctlCollector(Collector):
         # None: drctl.plan.check.staleness if it is installed, else no drctl_plan_stale
         self.plan = plan if plan is not None else self._default_plan()
         self.clock = clock
-        self.config = config or ExporterConfig()
         # derived from the topology once: configuration, not scrape state
         site_eps: dict[str, set[HostPort]] = {s.name: set() for s in topo.sites}
         for ep in endpoints(topo):

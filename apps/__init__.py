@@ -1,0 +1,1 @@
+"""The two enterprise applications the estate protects: ECM (documents) and CRM "iNeed"."""

@@ -1,0 +1,1 @@
+"""Pieces both applications share: settings, database access, auth, health and probes."""

@@ -1,0 +1,27 @@
+"""Configuration read from the environment, so the deploy role needs no config files."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    app: str
+    dsn: str
+    admin_token: str
+    site: str
+    # Upper bound for one request's database work; the drill engine needs quick 503s.
+    request_deadline_s: float = 3.0
+    statement_timeout_ms: int = 5000
+    pool_max: int = 20
+
+    @classmethod
+    def from_env(cls, app: str) -> Settings:
+        return cls(
+            app=app,
+            dsn=os.environ.get("DRCTL_DB_DSN", ""),
+            admin_token=os.environ.get("DRCTL_ADMIN_TOKEN", ""),
+            site=os.environ.get("DRCTL_SITE", "unknown"),
+        )

@@ -1,0 +1,3 @@
+from apps.common.migrations_env import run
+
+run()

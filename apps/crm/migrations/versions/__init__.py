@@ -1,0 +1,1 @@
+"""Alembic migrations (loaded by path; a package so type checkers can tell them apart)."""

@@ -1,0 +1,1 @@
+"""Estates drills act on, through one interface: the lab and production (DESIGN §4)."""

@@ -1,0 +1,84 @@
+"""The Estate interface: everything a drill or runbook may do to an estate.
+
+Two implementations share it: `lab` (processes on loopback, cgroups, iptables) and
+`production` (Proxmox, SSH, AWS). Every fault has its inverse; optional abilities raise
+NotImplementedError.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from drctl.topology.model import Topology
+
+
+@dataclass(frozen=True)
+class ServiceHealth:
+    site: str
+    service: str
+    endpoint: str
+    healthy: bool
+    detail: str = ""
+
+
+class Estate(ABC):
+    """A running estate: sites with services, described by a topology."""
+
+    name: str = "estate"
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+
+    @abstractmethod
+    def address(self, site: str) -> str:
+        """The address the site's services bind."""
+
+    @abstractmethod
+    def power_off(self, site: str) -> None:
+        """Every process at the site dies at once, as in a power cut."""
+
+    @abstractmethod
+    def power_on(self, site: str) -> None:
+        """Start the site's services again (data survives, as on disks)."""
+
+    @abstractmethod
+    def partition(self, site: str) -> None:
+        """Cut the site off from every other site, both ways."""
+
+    @abstractmethod
+    def heal(self, site: str) -> None:
+        """Undo `partition`."""
+
+    @abstractmethod
+    def kill_service(self, site: str, service: str) -> None:
+        """SIGKILL one service (all its processes) at a site."""
+
+    @abstractmethod
+    def start_service(self, site: str, service: str) -> None:
+        """Start one service at a site."""
+
+    @abstractmethod
+    def is_fenced(self, site: str) -> bool:
+        """True only when the site can no longer serve or replicate: powered off or cut off."""
+
+    @abstractmethod
+    def is_service_down(self, site: str, service: str) -> bool:
+        """True when none of the service's processes runs."""
+
+    @abstractmethod
+    def health(self) -> list[ServiceHealth]:
+        """Every service of the estate with its health."""
+
+    def add_latency(self, site: str, ms: float) -> None:
+        raise NotImplementedError("this estate cannot inject WAN latency")
+
+    def remove_latency(self, site: str) -> None:
+        raise NotImplementedError("this estate cannot inject WAN latency")
+
+    def run_command(self, site: str, command: str, timeout: float = 60) -> str:
+        raise NotImplementedError("this estate cannot run commands")
+
+    def remote(self, site: str) -> str | None:
+        """How actions at a site are carried out, for the journal (e.g. ssh://host)."""
+        return None

@@ -1,0 +1,1 @@
+"""The lab: the whole estate on one machine, one loopback address and one cgroup per site."""

@@ -1,0 +1,61 @@
+"""Health of every lab service, checked concurrently over its real protocol."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+from drctl.estate.base import ServiceHealth
+from drctl.topology.endpoints import Endpoint, endpoints
+from drctl.topology.model import Topology
+
+TIMEOUT = 1.0
+
+
+def _tcp(ep: Endpoint) -> tuple[bool, str]:
+    try:
+        with socket.create_connection((str(ep.address), ep.port), timeout=TIMEOUT):
+            return True, "listening"
+    except OSError as exc:
+        return False, exc.strerror or str(exc)
+
+
+def _http(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT) as resp:  # noqa: S310 (loopback)
+            return int(resp.status), resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def check(ep: Endpoint) -> ServiceHealth:
+    base = f"http://{ep.hostport}"
+    try:
+        if ep.service == "etcd":
+            code, body = _http(f"{base}/health")
+            ok = code == 200 and json.loads(body).get("health") == "true"
+            detail = "healthy" if ok else body.decode()[:60]
+        elif ep.service.endswith("-patroni"):
+            code, body = _http(f"{base}/patroni")
+            info = json.loads(body)
+            ok = code == 200 and info.get("state") in ("running", "streaming")
+            detail = f"{info.get('role', '?')} {info.get('state', '?')}"
+        elif ep.service.endswith("-app") or ep.service == "hub-cache":
+            code, _ = _http(f"{base}/healthz")
+            ok, detail = code == 200, f"HTTP {code}"
+        elif ep.service == "prometheus":
+            code, _ = _http(f"{base}/-/ready")
+            ok, detail = code == 200, f"HTTP {code}"
+        else:
+            ok, detail = _tcp(ep)
+    except (OSError, ValueError) as exc:
+        ok, detail = False, getattr(exc, "reason", None) and str(exc.reason) or str(exc)
+    return ServiceHealth(ep.site, ep.service, ep.hostport, ok, detail)
+
+
+def check_all(topo: Topology) -> list[ServiceHealth]:
+    eps = [ep for ep in endpoints(topo) if ep.service != "etcd-peer"]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        return list(pool.map(check, eps))
