@@ -37,8 +37,12 @@ class OnFailure(StrEnum):
     CONTINUE = "continue"
 
 
-def _check_args(kind: str, table: dict[str, tuple[frozenset[str], frozenset[str]]],
-                name: str, args: dict[str, Scalar]) -> None:
+def _check_args(
+    kind: str,
+    table: dict[str, tuple[frozenset[str], frozenset[str]]],
+    name: str,
+    args: dict[str, Scalar],
+) -> None:
     if name not in table:
         raise ValueError(f"unknown {kind} {name!r}; known: {', '.join(sorted(table))}")
     required, optional = table[name]
@@ -106,8 +110,15 @@ class Drill(Strict):
     title: str
     description: str
     kind: Literal[
-        "site-loss", "leader-crash", "partition", "wan-latency", "switchover", "hub-isolation",
-        "isolated-test", "data-corruption", "backup-restore",
+        "site-loss",
+        "leader-crash",
+        "partition",
+        "wan-latency",
+        "switchover",
+        "hub-isolation",
+        "isolated-test",
+        "data-corruption",
+        "backup-restore",
     ]
     target: Target = Target.LAB
     mode: Mode = Mode.DISRUPTIVE

@@ -16,8 +16,9 @@ from drctl.topology import DEFAULT_PATH, load_topology
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("lab", help="run the whole estate on this machine")
-    parser.add_argument("--topology", type=lambda p: __import__("pathlib").Path(p),
-                        default=DEFAULT_PATH)
+    parser.add_argument(
+        "--topology", type=lambda p: __import__("pathlib").Path(p), default=DEFAULT_PATH
+    )
     lsub = parser.add_subparsers(dest="action", required=True)
     up = lsub.add_parser("up", help="deploy and start every site (idempotent)")
     up.add_argument("--skip-tags", help="skip role groups, e.g. apps,monitoring")
@@ -84,4 +85,5 @@ def _down(args: argparse.Namespace) -> int:
 def _seed(args: argparse.Namespace) -> int:
     from drctl.lab.seed import seed_lab
 
-    return seed_lab(load_topology(args.topology), args.documents, args.tickets)
+    code: int = seed_lab(load_topology(args.topology), args.documents, args.tickets)
+    return code

@@ -59,9 +59,17 @@ class LabEstate(Estate):
     def run_command(self, site: str, command: str, timeout: float = 60) -> str:
         """Run a shell command inside the site (its cgroup, so its traffic is the site's)."""
         proc = subprocess.run(
-            [supervisor.CGEXEC, str(self.paths.service_cgroup(site, "commands")), "root",
-             "sh", "-c", command],
-            capture_output=True, text=True, timeout=timeout,
+            [
+                supervisor.CGEXEC,
+                str(self.paths.service_cgroup(site, "commands")),
+                "root",
+                "sh",
+                "-c",
+                command,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if proc.returncode != 0:
             raise EstateError(f"command at {site} exited {proc.returncode}: {proc.stderr[-300:]}")

@@ -28,7 +28,7 @@ def http_json(url: str, payload: dict[str, Any] | None = None, timeout: float = 
     req = urllib.request.Request(url, data=data, method="POST" if data else "GET")
     req.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (estate addresses)
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             body = resp.read()
     except urllib.error.HTTPError as exc:
         body = exc.read()
@@ -79,8 +79,13 @@ class Cluster:
                 site_name = m["name"].removeprefix(f"{self.system.database.cluster}-")
                 lag = m.get("lag")
                 out.append(
-                    Member(m["name"], site_name, m.get("role", "?"), m.get("state", "?"),
-                           lag if isinstance(lag, int) else None)
+                    Member(
+                        m["name"],
+                        site_name,
+                        m.get("role", "?"),
+                        m.get("state", "?"),
+                        lag if isinstance(lag, int) else None,
+                    )
                 )
             return out
         raise EstateError(f"no Patroni member of {self.system.database.cluster} answers: {last}")
@@ -96,7 +101,7 @@ class Cluster:
         out = []
         for site in self.system.placement:
             try:
-                with urllib.request.urlopen(f"{self.rest(site)}/primary", timeout=0.5) as r:  # noqa: S310
+                with urllib.request.urlopen(f"{self.rest(site)}/primary", timeout=0.5) as r:
                     if r.status == 200:
                         out.append(site)
             except (OSError, ValueError):
@@ -110,8 +115,11 @@ class Cluster:
             return False, str(exc)
         leaders = [m for m in members if m.role == "leader" and m.state == "running"]
         want = "sync_standby" if self.system.replication == "synchronous" else "replica"
-        standbys = [m for m in members if m.role in (want, "sync_standby")
-                    and m.state in ("streaming", "running")]
+        standbys = [
+            m
+            for m in members
+            if m.role in (want, "sync_standby") and m.state in ("streaming", "running")
+        ]
         if len(leaders) != 1:
             return False, f"{len(leaders)} running leader(s)"
         if len(standbys) < len(self.system.placement) - 1:
@@ -123,8 +131,10 @@ class Cluster:
 
     def etcd_endpoints(self) -> list[str]:
         port = self.topo.ports.etcd_client
-        return [f"http://{self.addresses[s.name]}:{port}"
-                for s in self.topo.sites_with(SiteService.ETCD)]
+        return [
+            f"http://{self.addresses[s.name]}:{port}"
+            for s in self.topo.sites_with(SiteService.ETCD)
+        ]
 
     def clear_leader_lock(self, held_by_site: str) -> bool:
         """Delete the leader key, but only if the fenced member still holds it (a txn in etcd).
@@ -133,8 +143,14 @@ class Cluster:
         """
         key = f"{NAMESPACE}{self.system.database.cluster}/leader"
         txn = {
-            "compare": [{"key": _b64(key), "result": "EQUAL", "target": "VALUE",
-                         "value": _b64(self.member_name(held_by_site))}],
+            "compare": [
+                {
+                    "key": _b64(key),
+                    "result": "EQUAL",
+                    "target": "VALUE",
+                    "value": _b64(self.member_name(held_by_site)),
+                }
+            ],
             "success": [{"request_delete_range": {"key": _b64(key)}}],
         }
         last: Exception | None = None
@@ -153,7 +169,8 @@ class Cluster:
             if leader is not None and (site is None or leader == site):
                 try:
                     if http_json(f"{self.rest(leader)}/patroni", timeout=1.0).get("role") in (
-                        "primary", "master"
+                        "primary",
+                        "master",
                     ):
                         return leader
                 except (OSError, ValueError):
@@ -187,7 +204,7 @@ class Cluster:
                 f"{self.rest(leader)}/switchover", json.dumps(payload).encode(), method="POST"
             )
             try:
-                with urllib.request.urlopen(req, timeout=timeout):  # noqa: S310
+                with urllib.request.urlopen(req, timeout=timeout):
                     break
             except urllib.error.HTTPError as exc:
                 if time.monotonic() > deadline:

@@ -53,9 +53,20 @@ def install(topo: Topology, paths: LabPaths) -> bool:
         _ipt("-t", "nat", "-F", SNAT_CHAIN)
         for site in topo.sites:
             paths.site_cgroup(site.name).mkdir(parents=True, exist_ok=True)
-            _ipt("-t", "nat", "-A", SNAT_CHAIN, "-m", "cgroup", "--path",
-                 paths.cgroup_match_path(site.name), "-j", "SNAT", "--to-source",
-                 str(site.lab_address))
+            _ipt(
+                "-t",
+                "nat",
+                "-A",
+                SNAT_CHAIN,
+                "-m",
+                "cgroup",
+                "--path",
+                paths.cgroup_match_path(site.name),
+                "-j",
+                "SNAT",
+                "--to-source",
+                str(site.lab_address),
+            )
         changed = True
     return changed
 
@@ -94,8 +105,22 @@ def partition(topo: Topology, site: str) -> None:
             continue
         peer = str(other.lab_address)
         for orig_dst, reply_dst in ((addr, peer), (peer, addr)):
-            _ipt("-A", FENCE_CHAIN, "-m", "conntrack", "--ctorigdst", orig_dst,
-                 "--ctrepldst", reply_dst, "-m", "comment", "--comment", _tag(site), "-j", "DROP")
+            _ipt(
+                "-A",
+                FENCE_CHAIN,
+                "-m",
+                "conntrack",
+                "--ctorigdst",
+                orig_dst,
+                "--ctrepldst",
+                reply_dst,
+                "-m",
+                "comment",
+                "--comment",
+                _tag(site),
+                "-j",
+                "DROP",
+            )
 
 
 def heal(site: str) -> None:

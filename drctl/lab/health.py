@@ -24,7 +24,7 @@ def _tcp(ep: Endpoint) -> tuple[bool, str]:
 
 def _http(url: str) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT) as resp:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(url, timeout=TIMEOUT) as resp:
             return int(resp.status), resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -51,7 +51,8 @@ def check(ep: Endpoint) -> ServiceHealth:
         else:
             ok, detail = _tcp(ep)
     except (OSError, ValueError) as exc:
-        ok, detail = False, getattr(exc, "reason", None) and str(exc.reason) or str(exc)
+        reason = getattr(exc, "reason", None)
+        ok, detail = False, str(reason) if reason is not None else str(exc)
     return ServiceHealth(ep.site, ep.service, ep.hostport, ok, detail)
 
 

@@ -20,8 +20,16 @@ from drctl.lab.paths import LabPaths
 from drctl.topology.model import Topology
 
 REQUIRED_BINARIES = (
-    "etcd", "haproxy", "nginx", "supervisord", "supervisorctl", "iptables", "setpriv",
-    "prometheus", "prometheus-node-exporter", "psql",
+    "etcd",
+    "haproxy",
+    "nginx",
+    "supervisord",
+    "supervisorctl",
+    "iptables",
+    "setpriv",
+    "prometheus",
+    "prometheus-node-exporter",
+    "psql",
 )
 
 

@@ -13,7 +13,9 @@ CGEXEC = "/usr/local/lib/drctl/cgexec"
 def ctl(paths: LabPaths, site: str, *args: str, check: bool = True) -> str:
     proc = subprocess.run(
         ["supervisorctl", "-c", str(paths.supervisor_conf(site)), *args],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     if check and proc.returncode != 0 and "already started" not in proc.stdout:
         raise EstateError(f"supervisorctl {' '.join(args)} at {site}: {proc.stdout.strip()}")
@@ -33,5 +35,7 @@ def start(paths: LabPaths, site: str) -> None:
         raise EstateError(f"site {site} was never deployed (no {conf}); run `drctl lab up`")
     subprocess.run(
         [CGEXEC, str(paths.site_cgroup(site)), "root", "supervisord", "-c", str(conf)],
-        check=True, capture_output=True, timeout=30,
+        check=True,
+        capture_output=True,
+        timeout=30,
     )

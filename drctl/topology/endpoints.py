@@ -66,9 +66,10 @@ def endpoints(topo: Topology) -> list[Endpoint]:
     sites = {s.name: s for s in topo.sites}
     for j, system in enumerate(topo.systems):
         for site_name in system.placement:
-            site = sites.get(site_name)
-            if site is None:
+            placed = sites.get(site_name)
+            if placed is None:
                 continue
+            site = placed
             db = system.database
             dloc: tuple[str | int, ...] = ("systems", j, "database")
             out.append(Endpoint(site.name, db.cluster, site.lab_address, db.port, (*dloc, "port")))

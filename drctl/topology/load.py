@@ -63,7 +63,9 @@ def _duplicates(topo: Topology, doc: Located) -> list[Problem]:
         addresses.setdefault(addr, site.name)
         if site.lab_address not in LAB_NETWORK:
             problems.append(
-                doc.problem(("sites", i, "lab_address"), f"{addr} is outside {LAB_NETWORK} (the lab)")
+                doc.problem(
+                    ("sites", i, "lab_address"), f"{addr} is outside {LAB_NETWORK} (the lab)"
+                )
             )
     db_clusters = Counter(s.database.cluster for s in topo.systems)
     for j, system in enumerate(topo.systems):
@@ -89,7 +91,9 @@ def _references(topo: Topology, doc: Located) -> list[Problem]:
     for i, site in enumerate(topo.sites):
         for k, cached in enumerate(site.caches):
             if cached not in systems:
-                problems.append(doc.problem(("sites", i, "caches", k), f"unknown system {cached!r}"))
+                problems.append(
+                    doc.problem(("sites", i, "caches", k), f"unknown system {cached!r}")
+                )
     for j, system in enumerate(topo.systems):
         if system.tier not in tiers:
             problems.append(doc.problem(("systems", j, "tier"), f"unknown tier {system.tier}"))

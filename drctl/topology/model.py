@@ -91,7 +91,9 @@ class System(Strict):
     objectives: Objectives
     depends_on: list[Name] = []
     recovery_order: Annotated[int, Field(ge=1)]
-    placement: list[Name] = Field(min_length=1, description="sites; the first is the preferred primary")
+    placement: list[Name] = Field(
+        min_length=1, description="sites; the first is the preferred primary"
+    )
     replication: Replication
     database: Database
     app: App | None = None
