@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
 
 SiteName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$", max_length=40)]
 Text = Annotated[str, StringConstraints(min_length=1)]
@@ -64,9 +64,14 @@ class Bia(Strict):
     version: int = Field(ge=1, le=1)
     updated: date
     systems: list[BiaEntry]
+    _index: dict[str, BiaEntry] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any) -> None:
+        for e in self.systems:  # first entry wins; validation reports duplicates
+            self._index.setdefault(e.system, e)
 
     def entry(self, system: str) -> BiaEntry | None:
-        return next((e for e in self.systems if e.system == system), None)
+        return self._index.get(system)
 
 
 # --- backups.yaml ---------------------------------------------------------------------------
@@ -110,9 +115,14 @@ class Backups(Strict):
     version: int = Field(ge=1, le=1)
     updated: date
     systems: list[SystemBackup]
+    _index: dict[str, SystemBackup] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any) -> None:
+        for b in self.systems:
+            self._index.setdefault(b.system, b)
 
     def of(self, system: str) -> SystemBackup | None:
-        return next((b for b in self.systems if b.system == system), None)
+        return self._index.get(system)
 
 
 # --- governance.yaml ------------------------------------------------------------------------
@@ -251,6 +261,28 @@ class Term(Strict):
     definition: Text
 
 
+# Triggers a waiver may suspend: the per-system ones about drill evidence, which only running a
+# drill can resolve. The others are resolved by fixing the data or rendering the plan again.
+WAIVABLE = ("drill_overdue", "drill_missed_objective", "topology_changed_since_drill")
+
+
+class Waiver(Strict):
+    """An accepted, time-limited exception to an update trigger for named systems, e.g. the grace
+    period of a new system before its first drill. It is shown in the plan; once it expires the
+    trigger fires again."""
+
+    id: Text
+    trigger: Literal["drill_overdue", "drill_missed_objective", "topology_changed_since_drill"]
+    systems: list[SiteName] = Field(min_length=1)
+    reason: Text
+    approved_by: Text
+    granted: date
+    expires: date
+
+    def active(self, day: date) -> bool:
+        return self.granted <= day <= self.expires
+
+
 class Governance(Strict):
     version: int = Field(ge=1, le=1)
     document: Document
@@ -267,3 +299,4 @@ class Governance(Strict):
     kept_local: list[KeptLocal] = []
     facilities: dict[SiteName, Facility] = {}
     glossary: list[Term] = Field(min_length=1)
+    waivers: list[Waiver] = []

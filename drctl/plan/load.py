@@ -11,13 +11,13 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from drctl import REPO_ROOT
 from drctl.errors import ConfigError, Problem
-from drctl.plan.data import Backups, Bia, Governance
+from drctl.plan.data import Backups, Bia, Classification, Governance
 from drctl.topology import load_topology
 from drctl.topology.model import Topology
 from drctl.yamlfile import Located, load_yaml, parse_model
@@ -30,6 +30,7 @@ DEFAULT_RUNBOOKS_DIR = REPO_ROOT / "runbooks"
 DEFAULT_CATALOGUE_DIR = REPO_ROOT / "drills" / "catalogue"
 DATA_FILES = ("bia.yaml", "governance.yaml", "backups.yaml")
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -101,41 +102,56 @@ def load_inputs(paths: PlanPaths) -> Inputs:
     topology = load_topology(paths.topology)
     hashes = {"topology.yaml": sha256_file(paths.topology)}
     docs: dict[str, Located] = {}
-    for name in DATA_FILES:
-        docs[name] = load_yaml(paths.data / name)
-        hashes[f"data/{name}"] = sha256_file(paths.data / name)
     problems: list[Problem] = []
-    parsed: dict[str, object] = {}
-    for name, model in zip(DATA_FILES, (Bia, Governance, Backups), strict=True):
+    for name in DATA_FILES:
         try:
-            parsed[name] = parse_model(docs[name], model)
-        except ConfigError as exc:
+            docs[name] = load_yaml(paths.data / name)
+        except ConfigError as exc:  # unreadable or malformed: report every file at once
             problems += exc.problems
+            continue
+        hashes[f"data/{name}"] = sha256_file(paths.data / name)
     if problems:
         raise ConfigError(problems)
-    bia, gov, backups = parsed["bia.yaml"], parsed["governance.yaml"], parsed["backups.yaml"]
-    assert isinstance(bia, Bia) and isinstance(gov, Governance) and isinstance(backups, Backups)
+    bia = _parse(docs["bia.yaml"], Bia, problems)
+    gov = _parse(docs["governance.yaml"], Governance, problems)
+    backups = _parse(docs["backups.yaml"], Backups, problems)
+    if bia is None or gov is None or backups is None:
+        raise ConfigError(problems)
     problems += check_bia(bia, topology, docs["bia.yaml"])
     problems += check_governance(gov, topology, docs["governance.yaml"])
     problems += check_backups(backups, topology, docs["backups.yaml"])
     if problems:
         raise ConfigError(problems)
-    runbooks = [
-        Loaded(f"runbooks/{p.name}", p, parse_model(load_yaml(p), Runbook))
-        for p in sorted(paths.runbooks.glob("*.yaml"))
-    ]
-    catalogue = (
-        [
-            Loaded(f"catalogue/{p.name}", p, parse_model(load_yaml(p), CatalogueDrill))
-            for p in sorted(paths.catalogue.glob("*.yaml"))
-        ]
-        if paths.catalogue.is_dir()
-        else []
-    )
+    runbooks = _load_dir(paths.runbooks, "runbooks", Runbook)
+    catalogue = _load_dir(paths.catalogue, "catalogue", CatalogueDrill)
     journals = load_journals(paths.journals)
-    for item in [*runbooks, *catalogue, *journals]:
+    items: list[Loaded[Any]] = [*runbooks, *catalogue, *journals]
+    for item in items:
         hashes[item.key] = sha256_file(item.path)
     return Inputs(paths, topology, bia, gov, backups, runbooks, catalogue, journals, hashes)
+
+
+def _parse(doc: Located, model: type[M], problems: list[Problem]) -> M | None:
+    try:
+        return parse_model(doc, model)
+    except ConfigError as exc:
+        problems += exc.problems
+        return None
+
+
+def _load_dir(directory: Path, prefix: str, model: type[M]) -> list[Loaded[M]]:
+    """Every *.yaml file of a directory, validated; every invalid file's problems at once."""
+    if not directory.is_dir():
+        return []
+    out: list[Loaded[M]] = []
+    problems: list[Problem] = []
+    for path in sorted(directory.glob("*.yaml")):
+        value = _parse(load_yaml(path), model, problems)
+        if value is not None:
+            out.append(Loaded(f"{prefix}/{path.name}", path, value))
+    if problems:
+        raise ConfigError(problems)
+    return out
 
 
 def load_journals(directory: Path) -> list[Loaded[Journal]]:
@@ -167,10 +183,21 @@ def _duplicates(names: list[str], doc: Located, field_of: tuple[str, str]) -> li
 def check_bia(bia: Bia, topo: Topology, doc: Located) -> list[Problem]:
     known = {s.name for s in topo.systems}
     problems = _duplicates([e.system for e in bia.systems], doc, ("systems", "system"))
+    classes = {str(c) for c in Classification}
     for i, entry in enumerate(bia.systems):
         if entry.system not in known:
             problems.append(
                 doc.problem(("systems", i, "system"), f"unknown system {entry.system!r}")
+            )
+            continue
+        tier = topo.tier(topo.system(entry.system).tier)
+        if tier.name in classes and tier.name != entry.classification:
+            problems.append(
+                doc.problem(
+                    ("systems", i, "classification"),
+                    f"{entry.classification} disagrees with the topology: {entry.system} is in "
+                    f"tier {tier.level} ({tier.name})",
+                )
             )
         hours = [x.after_hours for x in entry.impact]
         if hours != sorted(set(hours)):
@@ -217,4 +244,14 @@ def check_governance(gov: Governance, topo: Topology, doc: Located) -> list[Prob
         [a.id for a in gov.corrective_actions], doc, ("corrective_actions", "id")
     )
     problems += _duplicates([r.id for r in gov.risks], doc, ("risks", "id"))
+    problems += _duplicates([w.id for w in gov.waivers], doc, ("waivers", "id"))
+    systems = {s.name for s in topo.systems}
+    for i, waiver in enumerate(gov.waivers):
+        for k, name in enumerate(waiver.systems):
+            if name not in systems:
+                problems.append(
+                    doc.problem(("waivers", i, "systems", k), f"unknown system {name!r}")
+                )
+        if waiver.expires < waiver.granted:
+            problems.append(doc.problem(("waivers", i, "expires"), "expires before it is granted"))
     return problems

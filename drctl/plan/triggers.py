@@ -1,4 +1,4 @@
-"""The plan's update triggers (source document, paragraphs 135–136; PLAN.md section 13).
+"""The plan's update triggers (source document, paragraphs 135-136; PLAN.md section 13).
 
 Each trigger is a small function returning the reasons it fires (empty: not firing). Names are
 stable: they are the `trigger` label of `drctl_plan_stale{trigger}`, and `--ignore-trigger`

@@ -40,9 +40,7 @@ def facilities(ctx: PlanContext) -> Section:
         ],
     )
     s.h("Asset inventory")
-    s.p(
-        "Servers, storage platforms and applications, and the site each sits at (from the topology)."
-    )
+    s.p("Servers, storage platforms and applications, and the site each sits at (topology).")
     rows = []
     for site in topo.sites:
         for svc in site.services:
@@ -157,7 +155,7 @@ def priorities(ctx: PlanContext) -> Section:
 
 
 def share_tier(ctx: PlanContext, system: System) -> tuple[int, str]:
-    """The SHARE tier (0–7) the configuration implies, with the reason."""
+    """The SHARE tier (0-7) the configuration implies, with the reason."""
     automated = all(
         not step.manual
         for rb in ctx.inputs.runbooks

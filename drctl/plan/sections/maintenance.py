@@ -131,7 +131,7 @@ def maintenance(ctx: PlanContext) -> Section:
     )
     s.p(
         "Changes in technology, staff and facilities trigger an update of the plan (source "
-        "document, paragraphs 135–136). ",
+        "document, paragraphs 135-136). ",
         Code("drctl plan check"),
         " evaluates every trigger below and fails when one fires or when the committed plan "
         "differs from a fresh render; the monitoring exports each as ",
@@ -212,7 +212,7 @@ def appendices(ctx: PlanContext) -> Section:
     s.table(
         [
             "plan section",
-            "ISO/IEC 24762 clauses 5–9",
+            "ISO/IEC 24762 clauses 5-9",
             "ISO/IEC 27031",
             "ISO 22301",
             "NIST SP 800-34 Rev. 1",

@@ -56,8 +56,8 @@ def scenarios(ctx: PlanContext, kind: str) -> dict[tuple[str, str], list[System]
 
 def _step_rows(step: Step, values: dict[str, str], systems: list[System]) -> list[tuple[Cell, ...]]:
     how: Cell = "manual" if step.manual else ("automated: ", Code(step.action or ""))
-    targets = systems if step.per_system else [None]
-    rows = []
+    targets: list[System | None] = list(systems) if step.per_system else [None]
+    rows: list[tuple[Cell, ...]] = []
     for system in targets:
         vals = values | ({"system": system.name} if system else {})
         text = fill(step.name, vals)
