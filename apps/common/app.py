@@ -33,7 +33,7 @@ def build(
         # Best effort: the app must start even while the database is failing over.
         try:
             with db.transaction() as conn:
-                ensure_admin(conn, settings.admin_token)
+                ensure_admin(conn, settings.admin_token, settings.prober_token)
         except (DatabaseUnavailable, psycopg.Error) as exc:
             log.warning("admin token not ensured at startup: %s", exc)
         yield

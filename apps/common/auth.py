@@ -73,7 +73,10 @@ def authenticate(conn: Conn, token: str) -> Principal:
 
 @contextmanager
 def session(
-    request: Request, *roles: str, deadline_s: float | None = None
+    request: Request,
+    *roles: str,
+    deadline_s: float | None = None,
+    statement_timeout_ms: int | None = None,
 ) -> Iterator[tuple[Conn, Principal]]:
     """Authenticate and run one transaction; `roles` (any of, or admin) gate the route.
 
@@ -83,7 +86,7 @@ def session(
     token = request_token(request)
     db: Database = request.app.state.db
     refusal: CommittedRefusal | None = None
-    with db.transaction(deadline_s) as conn:
+    with db.transaction(deadline_s, statement_timeout_ms) as conn:
         user = authenticate(conn, token)
         if roles and not user.has_any(*roles):
             raise Forbidden(f"role required: one of {', '.join(roles)}")
@@ -119,9 +122,12 @@ def ensure_token(conn: Conn, user_id: int, token: str, label: str) -> None:
     )
 
 
-def ensure_admin(conn: Conn, token: str) -> None:
-    """Create (or repair) the bootstrap admin from DRCTL_ADMIN_TOKEN; idempotent."""
-    if not token:
-        return
-    user_id = ensure_user(conn, "admin", ["admin"])
-    ensure_token(conn, user_id, token, "bootstrap (DRCTL_ADMIN_TOKEN)")
+def ensure_admin(conn: Conn, token: str, prober_token: str = "") -> None:
+    """Create (or repair) the bootstrap admin from DRCTL_ADMIN_TOKEN and the drill engine's
+    prober from DRCTL_PROBER_TOKEN; idempotent."""
+    if token:
+        user_id = ensure_user(conn, "admin", ["admin"])
+        ensure_token(conn, user_id, token, "bootstrap (DRCTL_ADMIN_TOKEN)")
+    if prober_token:
+        user_id = ensure_user(conn, "prober", ["prober"])
+        ensure_token(conn, user_id, prober_token, "drill engine (DRCTL_PROBER_TOKEN)")

@@ -17,6 +17,8 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import psycopg
@@ -91,6 +93,9 @@ class Database:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_size)
         self._max_idle = max_idle
+        # libpq will not give up a connection attempt before 2 s: attempts run on these
+        # threads, and a request stops waiting at its own deadline (see _take).
+        self._connector = ThreadPoolExecutor(max_size, thread_name_prefix="db-connect")
 
     def _connect(self) -> Conn:
         if not self.dsn:
@@ -100,14 +105,31 @@ class Database:
         except psycopg.Error as exc:
             raise DatabaseUnavailable(f"cannot connect: {str(exc).strip()[:200]}") from exc
 
-    def _take(self) -> Conn:
+    def _take(self, wait_s: float) -> Conn:
         with self._lock:
             while self._idle:
                 conn = self._idle.pop()
                 if _looks_alive(conn):
                     return conn
                 conn.close()
+        wait_s = max(0.05, wait_s)
+        attempt = self._connector.submit(self._connect_unless_late, time.monotonic() + wait_s)
+        try:
+            return attempt.result(timeout=wait_s)
+        except FutureTimeout:
+            # Too late for this request; a connection that arrives after all is kept.
+            attempt.add_done_callback(self._adopt)
+            raise DatabaseUnavailable("cannot connect: no answer within the deadline") from None
+
+    def _connect_unless_late(self, deadline: float) -> Conn:
+        # Attempts queued behind hanging ones during an outage are not worth starting.
+        if time.monotonic() > deadline:
+            raise DatabaseUnavailable("connection attempt abandoned")
         return self._connect()
+
+    def _adopt(self, attempt: Future[Conn]) -> None:
+        if not attempt.cancelled() and attempt.exception() is None:
+            self._give_back(attempt.result())
 
     def _give_back(self, conn: Conn) -> None:
         with self._lock:
@@ -123,10 +145,13 @@ class Database:
             conn.close()
 
     @contextlib.contextmanager
-    def transaction(self, deadline_s: float | None = None) -> Iterator[Conn]:
+    def transaction(
+        self, deadline_s: float | None = None, statement_timeout_ms: int | None = None
+    ) -> Iterator[Conn]:
         """One transaction: committed when the block ends, rolled back if it raises.
 
-        Raises DatabaseUnavailable when the database fails or the deadline passes.
+        Raises DatabaseUnavailable when the database fails or the deadline passes (connecting
+        included). `statement_timeout_ms` tightens the server-side limit for this transaction.
         """
         budget = self.deadline_s if deadline_s is None else deadline_s
         started = time.monotonic()
@@ -136,8 +161,8 @@ class Database:
         timer: threading.Timer | None = None
         expired = threading.Event()
         try:
-            conn = self._take()
-            remaining = max(0.2, budget - (time.monotonic() - started))
+            conn = self._take(budget - (time.monotonic() - started))
+            remaining = max(0.1, budget - (time.monotonic() - started))
             bound = conn
 
             def expire() -> None:
@@ -148,8 +173,15 @@ class Database:
             timer.daemon = True
             timer.start()
             with conn.transaction():
+                if statement_timeout_ms is not None:
+                    conn.execute(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
                 yield conn
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        except (
+            psycopg.OperationalError,
+            psycopg.InterfaceError,
+            # A connection left on a demoted primary: drop it, the router knows the new one.
+            psycopg.errors.ReadOnlySqlTransaction,
+        ) as exc:
             self._drop(conn)
             conn = None
             reason = "deadline exceeded" if expired.is_set() else str(exc).strip()[:200]
@@ -171,4 +203,5 @@ class Database:
         self.discard_idle()
 
     def close(self) -> None:
+        self._connector.shutdown(wait=False, cancel_futures=True)
         self.discard_idle()

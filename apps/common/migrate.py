@@ -26,7 +26,9 @@ from apps.common.settings import Settings
 _LOCK_IDS = {"ecm": 7_201_001, "crm": 7_201_002}
 
 
-def upgrade(app: str, migrations: Path, dsn: str, admin_token: str = "") -> None:
+def upgrade(
+    app: str, migrations: Path, dsn: str, admin_token: str = "", prober_token: str = ""
+) -> None:
     kwargs = connect_kwargs(statement_timeout_ms=0, application_name=f"drctl-{app}-migrate")
     engine = create_engine(
         "postgresql+psycopg://",
@@ -42,7 +44,7 @@ def upgrade(app: str, migrations: Path, dsn: str, admin_token: str = "") -> None
         command.upgrade(cfg, "head")
     engine.dispose()
     with psycopg.connect(dsn, row_factory=dict_row, **kwargs) as pg:
-        ensure_admin(pg, admin_token)
+        ensure_admin(pg, admin_token, prober_token)
 
 
 def main(app: str, migrations: Path) -> int:
@@ -52,7 +54,7 @@ def main(app: str, migrations: Path) -> int:
         print("DRCTL_DB_DSN is not set", file=sys.stderr)
         return 2
     try:
-        upgrade(app, migrations, settings.dsn, settings.admin_token)
+        upgrade(app, migrations, settings.dsn, settings.admin_token, settings.prober_token)
     except (psycopg.OperationalError, sqlalchemy.exc.OperationalError) as exc:
         print(f"{app} migration failed: database unavailable: {exc}", file=sys.stderr)
         return 1

@@ -6,13 +6,17 @@ every acknowledged row must still be there after a failover; the engine checks e
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from apps.common.auth import session
+from apps.common.auth import Principal, session
+from apps.common.db import Conn
 from apps.common.errors import Conflict
+from apps.common.settings import Settings
 from apps.common.types import BIGINT_MAX
 
 PROBE_ROLES = ("prober",)
@@ -26,12 +30,25 @@ class ProbeWrite(BaseModel):
     client_ts: float = Field(allow_inf_nan=False)
 
 
+@contextmanager
+def probe_session(request: Request) -> Iterator[tuple[Conn, Principal]]:
+    """A prober's transaction under the short probe deadline and statement timeout."""
+    settings: Settings = request.app.state.settings
+    with session(
+        request,
+        *PROBE_ROLES,
+        deadline_s=settings.probe_deadline_s,
+        statement_timeout_ms=settings.probe_statement_timeout_ms,
+    ) as pair:
+        yield pair
+
+
 def router() -> APIRouter:
     api = APIRouter(prefix="/api/probe", tags=["probe"])
 
     @api.post("/writes", status_code=201)
     def write(body: ProbeWrite, request: Request) -> dict[str, Any]:
-        with session(request, *PROBE_ROLES) as (conn, _):
+        with probe_session(request) as (conn, _):
             row = conn.execute(
                 """INSERT INTO probe_writes (drill, seq, client_ts) VALUES (%s, %s, %s)
                    ON CONFLICT (drill, seq) DO NOTHING RETURNING committed_at""",
@@ -44,7 +61,7 @@ def router() -> APIRouter:
 
     @api.get("/writes/{drill}")
     def written(drill: Drill, request: Request) -> dict[str, Any]:
-        with session(request, *PROBE_ROLES) as (conn, _):
+        with probe_session(request) as (conn, _):
             rows = conn.execute(
                 "SELECT seq FROM probe_writes WHERE drill = %s ORDER BY seq", (drill,)
             ).fetchall()
@@ -52,8 +69,8 @@ def router() -> APIRouter:
 
     @api.get("/read")
     def read(request: Request) -> dict[str, Any]:
-        with session(request, *PROBE_ROLES) as (conn, _):
-            conn.execute("SELECT 1 FROM readiness LIMIT 1").fetchall()
+        with probe_session(request) as (conn, _):
+            conn.execute("SELECT count(*) FROM readiness").fetchone()
         return {"ok": True}
 
     return api

@@ -12,9 +12,13 @@ class Settings:
     dsn: str
     admin_token: str
     site: str
-    # Upper bound for one request's database work; the drill engine needs quick 503s.
+    prober_token: str = ""
+    # Upper bound for one request's database work, connecting included.
     request_deadline_s: float = 3.0
     statement_timeout_ms: int = 5000
+    # The drill engine probes at 10 Hz and must see a failure as a quick 503, not a hang.
+    probe_deadline_s: float = 1.0
+    probe_statement_timeout_ms: int = 800
     pool_max: int = 20
 
     @classmethod
@@ -23,5 +27,6 @@ class Settings:
             app=app,
             dsn=os.environ.get("DRCTL_DB_DSN", ""),
             admin_token=os.environ.get("DRCTL_ADMIN_TOKEN", ""),
+            prober_token=os.environ.get("DRCTL_PROBER_TOKEN", ""),
             site=os.environ.get("DRCTL_SITE", "unknown"),
         )

@@ -15,6 +15,10 @@ from apps.ecm.schemas import CONFIDENTIAL
 
 Need = Literal["read", "write", "own"]
 
+# Roles gating the routes (admin passes every gate); per-document rights come on top.
+READERS = ("user", "reader", "records_manager", "auditor")
+CONTRIBUTORS = ("user", "records_manager")
+
 # The same rule as allowed(), as SQL for searches (parameters: uid, admin).
 READABLE_SQL = """(%(admin)s OR d.owner_id = %(uid)s
     OR d.security_level NOT IN ('confidential', 'strictly_confidential')

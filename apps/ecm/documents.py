@@ -115,7 +115,7 @@ def router() -> APIRouter:
     @api.post("/documents", status_code=201)
     def create(body: DocumentIn, request: Request) -> dict[str, Any]:
         data = body.data()
-        with session(request) as (conn, user):
+        with session(request, *access.CONTRIBUTORS) as (conn, user):
             check_classification(conn, body.classification)
             check_symbol(conn, body.symbol, body.language, None)
             row = conn.execute(
@@ -136,7 +136,7 @@ def router() -> APIRouter:
 
     @api.get("/documents/{doc_id}")
     def read(request: Request, doc_id: int = DocId) -> dict[str, Any]:
-        with session(request) as (conn, user):
+        with session(request, *access.READERS) as (conn, user):
             doc = access.load(conn, user, doc_id, "read", "read_metadata")
             version = current_version(conn, doc)
             audit.record(conn, user, "read_metadata", doc_id)
@@ -150,7 +150,7 @@ def router() -> APIRouter:
         for field in ("title", "author", "language", "date", "classification", "security_level"):
             if field in changes and changes[field] is None:
                 raise Invalid(field, "must not be null")
-        with session(request) as (conn, user):
+        with session(request, *access.CONTRIBUTORS) as (conn, user):
             doc = access.load(conn, user, doc_id, "write", "update", for_update=True)
             ensure_editable(doc, user)
             check_classification(conn, changes.get("classification"))
@@ -170,7 +170,7 @@ def router() -> APIRouter:
 
     @api.put("/documents/{doc_id}/grants")
     def grant(body: Grant, request: Request, doc_id: int = DocId) -> dict[str, Any]:
-        with session(request) as (conn, user):
+        with session(request, *access.CONTRIBUTORS) as (conn, user):
             access.load(conn, user, doc_id, "own", "grant")
             target = conn.execute(
                 "SELECT id FROM users WHERE username = %s", (body.username,)
@@ -194,12 +194,12 @@ def router() -> APIRouter:
 
     @api.get("/taxonomy")
     def taxonomy(request: Request) -> list[dict[str, Any]]:
-        with session(request) as (conn, _):
+        with session(request, *access.READERS) as (conn, _):
             return conn.execute("SELECT code, label FROM taxonomy_terms ORDER BY code").fetchall()
 
     @api.get("/retention-schedules")
     def schedules(request: Request) -> list[dict[str, Any]]:
-        with session(request) as (conn, _):
+        with session(request, *access.READERS) as (conn, _):
             return conn.execute("SELECT * FROM retention_schedules ORDER BY code").fetchall()
 
     @api.post("/retention-schedules", status_code=201)

@@ -8,7 +8,7 @@ from apps.common.app import build
 from apps.common.settings import Settings
 from apps.ecm import audit, documents, probe_documents, records, search, versions
 
-ROLES = frozenset({"admin", "prober", "records_manager", "auditor", "user"})
+ROLES = frozenset({"admin", "prober", "records_manager", "auditor", "user", "reader"})
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

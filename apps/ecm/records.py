@@ -49,7 +49,7 @@ def router() -> APIRouter:
 
     @api.get("/documents/{doc_id}/record")
     def show(request: Request, doc_id: int = DocId) -> dict[str, Any]:
-        with session(request) as (conn, user):
+        with session(request, *access.READERS) as (conn, user):
             access.load(conn, user, doc_id, "read", "read_record")
             row = _record(conn, doc_id)
             audit.record(conn, user, "read_record", doc_id)

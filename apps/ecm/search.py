@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 
 from apps.common.auth import session
-from apps.ecm import audit
+from apps.ecm import access, audit
 from apps.ecm.access import READABLE_SQL
 from apps.ecm.schemas import Language
 
@@ -35,7 +35,7 @@ def router() -> APIRouter:
         classification: str | None = Query(None, max_length=40, pattern=r"^[A-Z.]+$"),
         limit: int = Query(20, ge=1, le=100),
     ) -> dict[str, Any]:
-        with session(request) as (conn, user):
+        with session(request, *access.READERS) as (conn, user):
             params = {
                 "q": q, "lang": lang, "language": language, "classification": classification,
                 "limit": limit, "uid": user.id, "admin": "admin" in user.roles,

@@ -1,7 +1,11 @@
 """Content and versions: cacheable downloads, version history, check-out and check-in.
 
-Downloads carry ETag = SHA-256 and, unless confidential, `Cache-Control: public`, so the
-regional hub caches can keep serving documents while the origin fails over.
+Downloads carry ETag = SHA-256. Public documents are `Cache-Control: public` with
+stale-while-revalidate / stale-if-error, so the regional hub caches (nginx honours both) keep
+serving them while the origin fails over. The hubs key their cache on the URL alone and serve
+hits without asking the origin, so anything not public is marked private: internal documents
+may be kept (and revalidated by ETag) by the user's own client only, confidential ones not at
+all.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from apps.ecm.documents import DocId, add_version, ensure_editable
 from apps.ecm.schemas import CONFIDENTIAL, CheckIn
 
 PUBLIC_MAX_AGE = 300
+STALE_WHILE_REVALIDATE = 60
+STALE_IF_ERROR = 7 * 86400
 
 
 def etag_matches(header: str | None, sha256: str) -> bool:
@@ -35,6 +41,17 @@ def etag_matches(header: str | None, sha256: str) -> bool:
     return False
 
 
+def cache_control(security_level: str) -> str:
+    if security_level == "public":
+        return (
+            f"public, max-age={PUBLIC_MAX_AGE}, stale-while-revalidate={STALE_WHILE_REVALIDATE}"
+            f", stale-if-error={STALE_IF_ERROR}"
+        )
+    if security_level in CONFIDENTIAL:
+        return "private, no-store"
+    return "private, no-cache"
+
+
 def router() -> APIRouter:
     api = APIRouter(tags=["versions"])
 
@@ -44,7 +61,7 @@ def router() -> APIRouter:
         doc_id: int = DocId,
         version: int | None = Query(None, ge=1, le=2**31 - 1),
     ) -> Response:
-        with session(request) as (conn, user):
+        with session(request, *access.READERS) as (conn, user):
             doc = access.load(conn, user, doc_id, "read", "read_content")
             wanted = version or doc["current_version"]
             row = conn.execute(
@@ -65,11 +82,11 @@ def router() -> APIRouter:
         if gone:
             return Response(status_code=410, content=b'{"detail":"content disposed"}',
                             media_type="application/json")  # fmt: skip
-        headers = {"ETag": f'"{row["sha256"]}"', "X-Document-Version": str(wanted)}
-        if doc["security_level"] in CONFIDENTIAL:
-            headers["Cache-Control"] = "private, no-store"
-        else:
-            headers["Cache-Control"] = f"public, max-age={PUBLIC_MAX_AGE}"
+        headers = {
+            "ETag": f'"{row["sha256"]}"',
+            "X-Document-Version": str(wanted),
+            "Cache-Control": cache_control(doc["security_level"]),
+        }
         if fresh:
             return Response(status_code=304, headers=headers)
         if row["filename"]:
@@ -78,7 +95,7 @@ def router() -> APIRouter:
 
     @api.get("/documents/{doc_id}/versions")
     def versions(request: Request, doc_id: int = DocId) -> list[dict[str, Any]]:
-        with session(request) as (conn, user):
+        with session(request, *access.READERS) as (conn, user):
             access.load(conn, user, doc_id, "read", "read_versions")
             rows = conn.execute(
                 """SELECT v.version, v.sha256, v.size, v.media_type, v.filename, v.comment,
@@ -92,7 +109,7 @@ def router() -> APIRouter:
 
     @api.post("/documents/{doc_id}/checkout")
     def checkout(request: Request, doc_id: int = DocId) -> dict[str, Any]:
-        with session(request) as (conn, user):
+        with session(request, *access.CONTRIBUTORS) as (conn, user):
             doc = access.load(conn, user, doc_id, "write", "checkout", for_update=True)
             ensure_editable(doc, user)
             if doc["locked_by"] == user.id:
@@ -108,7 +125,7 @@ def router() -> APIRouter:
 
     @api.delete("/documents/{doc_id}/checkout")
     def cancel_checkout(request: Request, doc_id: int = DocId) -> dict[str, Any]:
-        with session(request) as (conn, user):
+        with session(request, *access.CONTRIBUTORS) as (conn, user):
             doc = access.load(conn, user, doc_id, "write", "cancel_checkout", for_update=True)
             if doc["locked_by"] is None:
                 raise Conflict(f"document {doc_id} is not checked out")
@@ -123,7 +140,7 @@ def router() -> APIRouter:
     @api.post("/documents/{doc_id}/checkin", status_code=201)
     def checkin(body: CheckIn, request: Request, doc_id: int = DocId) -> dict[str, Any]:
         data = body.data()
-        with session(request) as (conn, user):
+        with session(request, *access.CONTRIBUTORS) as (conn, user):
             doc = access.load(conn, user, doc_id, "write", "checkin", for_update=True)
             if doc["locked_by"] != user.id:
                 holder = doc["locked_by_name"] or "nobody"

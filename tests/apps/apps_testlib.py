@@ -7,6 +7,7 @@ import base64
 from fastapi.testclient import TestClient
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
+PROBER_TOKEN = "test-prober-token-0123456789"
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -14,9 +15,12 @@ def bearer(token: str) -> dict[str, str]:
 
 
 ADMIN = bearer(ADMIN_TOKEN)
+PROBER = bearer(PROBER_TOKEN)
 
 
-def make_user(client: TestClient, username: str, roles: list[str], email: str | None = None) -> dict[str, str]:
+def make_user(
+    client: TestClient, username: str, roles: list[str], email: str | None = None
+) -> dict[str, str]:
     """Creates a user through the API and returns headers carrying a fresh token for it."""
     body: dict[str, object] = {"username": username, "roles": roles}
     if email:

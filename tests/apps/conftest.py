@@ -17,10 +17,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from apps_testlib import ADMIN_TOKEN, PROBER_TOKEN
 from fastapi.testclient import TestClient
 
 from apps.common.migrate import upgrade
-from apps_testlib import ADMIN_TOKEN
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -65,7 +65,9 @@ def cluster() -> Iterator[Cluster]:
     data.mkdir(mode=0o700)
     shutil.chown(data, "postgres", "postgres")
     port = _free_port()
-    _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
+    _as_postgres(
+        str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"
+    )
     with open(data / "postgresql.conf", "a") as conf:
         conf.write(
             f"listen_addresses = '127.0.0.1'\nport = {port}\n"
@@ -93,7 +95,7 @@ def ecm_dsn(cluster: Cluster) -> str:
     from apps.ecm.migrate import MIGRATIONS
 
     dsn = cluster.dsn("ecm")
-    upgrade("ecm", MIGRATIONS, dsn, ADMIN_TOKEN)
+    upgrade("ecm", MIGRATIONS, dsn, ADMIN_TOKEN, PROBER_TOKEN)
     return dsn
 
 
@@ -102,14 +104,16 @@ def crm_dsn(cluster: Cluster) -> str:
     from apps.crm.migrate import MIGRATIONS
 
     dsn = cluster.dsn("crm")
-    upgrade("crm", MIGRATIONS, dsn, ADMIN_TOKEN)
+    upgrade("crm", MIGRATIONS, dsn, ADMIN_TOKEN, PROBER_TOKEN)
     return dsn
 
 
 def _settings(app: str, dsn: str):  # type: ignore[no-untyped-def]
     from apps.common.settings import Settings
 
-    return Settings(app=app, dsn=dsn, admin_token=ADMIN_TOKEN, site="brindisi")
+    return Settings(
+        app=app, dsn=dsn, admin_token=ADMIN_TOKEN, site="brindisi", prober_token=PROBER_TOKEN
+    )
 
 
 @pytest.fixture(scope="session")

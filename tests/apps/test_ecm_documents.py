@@ -43,7 +43,7 @@ def bob(ecm: TestClient) -> dict[str, str]:
 
 
 def test_create_stores_metadata_and_sha256(ecm: TestClient, alice: dict[str, str]) -> None:
-    content = "Human Rights Council, fifty-fifth session".encode()
+    content = b"Human Rights Council, fifty-fifth session"
     doc = new_doc(ecm, alice, symbol="A/HRC/55/12", content_b64=b64(content), language="fr")
     assert doc["sha256"] == hashlib.sha256(content).hexdigest()
     assert doc["size"] == len(content)
@@ -58,7 +58,9 @@ def test_download_has_etag_cache_control_and_304(ecm: TestClient, alice: dict[st
     r = ecm.get(f"/documents/{doc['id']}/content", headers=alice)
     assert r.status_code == 200 and r.content == b"public bytes"
     assert r.headers["etag"] == f'"{hashlib.sha256(b"public bytes").hexdigest()}"'
-    assert r.headers["cache-control"] == "public, max-age=300"
+    cache = r.headers["cache-control"]
+    assert cache.startswith("public, max-age=300")
+    assert "stale-while-revalidate=" in cache and "stale-if-error=" in cache
     assert r.headers["x-served-by"] == "brindisi"
     again = ecm.get(
         f"/documents/{doc['id']}/content",
@@ -72,13 +74,17 @@ def test_download_has_etag_cache_control_and_304(ecm: TestClient, alice: dict[st
     assert stale.status_code == 200
 
 
-def test_confidential_download_is_not_publicly_cacheable(
-    ecm: TestClient, alice: dict[str, str]
+@pytest.mark.parametrize(
+    ("level", "cache"),
+    [("internal", "private, no-cache"), ("confidential", "private, no-store")],
+)
+def test_only_public_downloads_are_shared_cacheable(
+    ecm: TestClient, alice: dict[str, str], level: str, cache: str
 ) -> None:
-    doc = new_doc(ecm, alice, security_level="confidential")
+    doc = new_doc(ecm, alice, security_level=level)
     r = ecm.get(f"/documents/{doc['id']}/content", headers=alice)
     assert r.status_code == 200
-    assert "public" not in r.headers["cache-control"]
+    assert r.headers["cache-control"] == cache
 
 
 def test_checkout_lock_conflict_and_checkin_makes_a_version(
