@@ -1,25 +1,79 @@
 """`drctl plan check` and `staleness()`: is the committed plan current, and does an update
-trigger fire? The monitoring exporter imports `staleness` for `drctl_plan_stale{trigger}`."""
+trigger fire? The monitoring exporter imports `staleness` for `drctl_plan_stale{trigger}`.
+
+Time-based triggers (drill overdue, action past due, review overdue) are evaluated at "now": the
+clock, or `DRCTL_PLAN_NOW` (an ISO date or date-time) so tests and rehearsals can move it.
+"""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from drctl.errors import ConfigError
+from drctl.errors import ConfigError, DrctlError
 from drctl.plan.context import PlanContext
 from drctl.plan.load import PlanPaths, load_inputs
-from drctl.plan.manifest import Manifest, read_manifest
-from drctl.plan.render import HTML_NAME, MD_NAME, render_context
+from drctl.plan.manifest import MANIFEST_NAME, Manifest, read_manifest
+from drctl.plan.render import MD_NAME, Rendered, plan_files, render_context
 from drctl.plan.triggers import evaluate
 
+NOW_ENV = "DRCTL_PLAN_NOW"
 
-def _out_of_date(ctx: PlanContext, plan_dir: Path) -> list[str]:
-    md, html = plan_dir / MD_NAME, plan_dir / HTML_NAME
+
+def parse_now(text: str) -> datetime:
+    """An ISO date ("2027-03-01", midnight UTC) or date-time; naive times are UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise DrctlError(f"not an ISO date or date-time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def resolve_now(now: datetime | None = None) -> datetime:
+    if now is not None:
+        return now if now.tzinfo else now.replace(tzinfo=UTC)
+    if env := os.environ.get(NOW_ENV):
+        return parse_now(env)
+    return datetime.now(UTC)
+
+
+def locate_plan_dir(plan_dir: Path) -> Path:
+    """The directory holding the plan. Its parent is accepted too when the plan sits in its
+    `plan/` subdirectory (runbooks/ holds the plan in runbooks/plan/)."""
+    inner = plan_dir / "plan"
+    if not (plan_dir / MANIFEST_NAME).exists() and (inner / MANIFEST_NAME).is_file():
+        return inner
+    return plan_dir
+
+
+@dataclass
+class Assessment:
+    """Every trigger name mapped to the reasons it fires (empty: it does not), and the reasons an
+    active waiver suspends, evaluated at `now`."""
+
+    now: datetime
+    fired: dict[str, list[str]]
+    waived: dict[str, list[str]] = field(default_factory=dict)
+
+    def failing(self, ignore: frozenset[str] = frozenset()) -> list[str]:
+        return [f"{n}: {r}" for n, rs in self.fired.items() if n not in ignore for r in rs]
+
+    def ignored(self, ignore: frozenset[str]) -> list[str]:
+        return [f"{n}: {r}" for n, rs in self.fired.items() if n in ignore for r in rs]
+
+    def suspended(self) -> list[str]:
+        return [f"{n}: {r}" for n, rs in self.waived.items() for r in rs]
+
+
+def _differs(ctx: PlanContext, fresh: Rendered) -> list[str]:
+    plan_dir = ctx.plan_dir
+    md = plan_dir / MD_NAME
     if ctx.previous is None:
-        return [f"no plan at {md}: run `drctl plan render`"]
-    fresh = render_context(ctx)
-    reasons = []
+        if md.is_file():
+            return [f"{md} has no {MANIFEST_NAME} next to it: run `drctl plan render`"]
+        return [f"no plan in {plan_dir}: run `drctl plan render`"]
     if fresh.change is not None:
         c = fresh.change
         what = [
@@ -33,20 +87,33 @@ def _out_of_date(ctx: PlanContext, plan_dir: Path) -> list[str]:
         ]
         if c.sections:
             what.append(f"sections changed: {', '.join(c.sections)}")
-        reasons.append(
-            f"{md} (version {ctx.previous.version}) is out of date — "
-            + ("; ".join(what) or "the manifest differs")
-            + f": run `drctl plan render` (gives version {c.version})"
-        )
-    elif md.read_text(encoding="utf-8") != fresh.markdown:
-        reasons.append(
-            f"{md} differs from a fresh render (edited by hand, or the renderer changed)"
-        )
-    if fresh.change is None and (
-        not html.is_file() or html.read_text(encoding="utf-8") != fresh.html
-    ):
-        reasons.append(f"{html} is missing or differs from a fresh render")
-    return reasons
+        return [
+            f"the plan in {plan_dir} (version {ctx.previous.version}) is out of date: "
+            + ("; ".join(what) or "its manifest differs")
+            + f"; run `drctl plan render` (gives version {c.version})"
+        ]
+    return [
+        f"{path} is missing or differs from a fresh render (edited by hand?): "
+        "run `drctl plan render`"
+        for path, text in plan_files(fresh, plan_dir)
+        if not path.is_file() or path.read_bytes() != text.encode()
+    ]
+
+
+def assess(paths: PlanPaths, now: datetime | None = None) -> Assessment:
+    """Load and validate every input (ConfigError when one is invalid), then evaluate."""
+    inputs = load_inputs(paths)
+    moment = resolve_now(now)
+    previous: Manifest | None = None
+    unreadable: list[str] = []
+    try:
+        previous = read_manifest(paths.plan)
+    except ConfigError as exc:
+        unreadable = [str(exc)]
+    ctx = PlanContext.build(inputs, previous)
+    found = evaluate(ctx, moment)
+    found.fired["plan_differs"] = unreadable or _differs(ctx, render_context(ctx))
+    return Assessment(moment, found.fired, found.waived)
 
 
 def staleness(
@@ -62,34 +129,19 @@ def staleness(
     """Every trigger name (drctl.plan.triggers.TRIGGERS) mapped to the reasons it fires now; an
     empty list means it does not fire. Raises ConfigError when an input file is invalid."""
     paths = PlanPaths.of(
-        topology_path, data_dir, journals_dir, plan_dir, runbooks_dir, catalogue_dir
+        topology_path,
+        data_dir,
+        journals_dir,
+        locate_plan_dir(plan_dir),
+        runbooks_dir,
+        catalogue_dir,
     )
-    inputs = load_inputs(paths)
-    unreadable: list[str] = []
-    previous: Manifest | None
-    try:
-        previous = read_manifest(plan_dir / MD_NAME)
-    except ConfigError as exc:
-        previous, unreadable = None, [str(exc)]
-    ctx = PlanContext.build(inputs, previous)
-    reasons = evaluate(ctx, now or datetime.now(UTC))
-    reasons["plan-out-of-date"] = unreadable or _out_of_date(ctx, plan_dir)
-    return reasons
+    return assess(paths, now).fired
 
 
 def check_plan(
     paths: PlanPaths, ignore: frozenset[str] = frozenset(), now: datetime | None = None
 ) -> tuple[list[str], list[str]]:
     """(reasons that fail the check, reasons ignored on request), each prefixed by its trigger."""
-    found = staleness(
-        paths.topology,
-        paths.data,
-        paths.journals,
-        paths.plan,
-        runbooks_dir=paths.runbooks,
-        catalogue_dir=paths.catalogue,
-        now=now,
-    )
-    failing = [f"{name}: {r}" for name, rs in found.items() if name not in ignore for r in rs]
-    ignored = [f"{name}: {r}" for name, rs in found.items() if name in ignore for r in rs]
-    return failing, ignored
+    result = assess(paths, now)
+    return result.failing(ignore), result.ignored(ignore)

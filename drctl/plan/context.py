@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from drctl.plan.data import BiaEntry, Classification
@@ -46,6 +46,14 @@ class Drilled:
 
 def at_midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later (the month's last day when it is shorter)."""
+    y, m = divmod(day.month - 1 + months, 12)
+    first = date(day.year + y, m + 1, 1)
+    last_day = ((first + timedelta(days=32)).replace(day=1) - timedelta(days=1)).day
+    return first.replace(day=min(day.day, last_day))
 
 
 def iso(moment: datetime) -> str:

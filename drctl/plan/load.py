@@ -2,7 +2,7 @@
 
 Each input gets a stable key independent of where the repository is checked out
 ("topology.yaml", "data/bia.yaml", "runbooks/<file>", "catalogue/<file>", "journals/<file>"),
-so the manifest embedded in the plan compares equal across clones and temporary copies.
+so the plan's manifest compares equal across clones and temporary copies.
 """
 
 from __future__ import annotations

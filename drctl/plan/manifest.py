@@ -1,17 +1,16 @@
-"""The machine-readable manifest embedded in plan.md (an HTML comment holding JSON).
+"""The plan's manifest, `manifest.json` next to plan.md: what the plan was rendered from.
 
-It records what the plan was rendered from (input hashes, section hashes, per-system topology
-fingerprints and the drill used as evidence, site platforms, team members) and the change log.
-The next render and `drctl plan check` compare against it: that is how the version is bumped,
-what changed is named, and the "new system / new platform / organisational change" update
-triggers are detected.
+It records the SHA-256 of every input, a digest of every section, per-system topology
+fingerprints and the drill used as evidence, the site platforms, the team members and the change
+log. The next render and `drctl plan check` compare against it: that is how the version is
+bumped, what changed is named, and the "new mission-critical system / new platform /
+organisational change" update triggers are detected.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,7 @@ from drctl.errors import ConfigError
 from drctl.plan.data import Governance
 from drctl.topology.model import Topology
 
-BEGIN = "<!-- drctl-plan-manifest"
-END = "-->"
-_BLOCK = re.compile(re.escape(BEGIN) + r"\n(.*?)\n" + re.escape(END), re.S)
+MANIFEST_NAME = "manifest.json"
 
 
 class Model(BaseModel):
@@ -68,25 +65,22 @@ class Manifest(Model):
     changelog: list[Change]
 
 
-def embed(manifest: Manifest) -> str:
-    text = json.dumps(
-        manifest.model_dump(mode="json"), indent=1, sort_keys=True, ensure_ascii=False
-    )
-    return f"{BEGIN}\n{text.replace('>', chr(92) + 'u003e')}\n{END}\n"
+def dump_manifest(manifest: Manifest) -> str:
+    """Stable text: sorted keys, one value per line (diffs of the plan's history stay small)."""
+    data = manifest.model_dump(mode="json")
+    return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def read_manifest(plan_md: Path) -> Manifest | None:
-    """The manifest of an existing plan; None when there is no plan yet."""
-    if not plan_md.is_file():
+def read_manifest(plan_dir: Path) -> Manifest | None:
+    """The manifest of the plan in plan_dir; None when there is none yet."""
+    path = plan_dir / MANIFEST_NAME
+    if not path.is_file():
         return None
-    match = _BLOCK.search(plan_md.read_text(encoding="utf-8"))
-    if match is None:
-        raise ConfigError.single(plan_md, "manifest", "no drctl-plan-manifest comment found")
     try:
-        return Manifest.model_validate(json.loads(match.group(1)))
-    except (ValueError, ValidationError) as exc:
+        return Manifest.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, ValidationError) as exc:
         first = str(exc).splitlines()[0]
-        raise ConfigError.single(plan_md, "manifest", f"unreadable manifest: {first}") from None
+        raise ConfigError.single(path, "", f"unreadable plan manifest: {first}") from None
 
 
 def _digest(value: Any) -> str:

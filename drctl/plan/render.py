@@ -2,7 +2,8 @@
 
 A render whose inputs and section contents equal the previous plan's keeps its version and its
 bytes. Otherwise the version is bumped and the change log gains an entry naming the inputs and
-sections that changed and the update triggers that compared with the previous plan.
+sections that changed and what the update triggers comparing with the previous plan found.
+Three files: plan.md, plan.html and manifest.json (the inputs' digests and the change log).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from drctl.plan.doc import Section, markdown_document
 from drctl.plan.html import html_document, write_pdf
 from drctl.plan.load import PlanPaths, load_inputs
 from drctl.plan.manifest import (
+    MANIFEST_NAME,
     Change,
     Manifest,
     SystemState,
-    embed,
+    dump_manifest,
     platform_snapshot,
     read_manifest,
     team_snapshot,
@@ -55,30 +57,36 @@ class Rendered:
     markdown: str
     html: str
     manifest: Manifest
+    manifest_json: str
     change: Change | None  # the change-log entry this render added; None: nothing changed
     context: PlanContext
 
 
 def context_for(paths: PlanPaths) -> PlanContext:
-    return PlanContext.build(load_inputs(paths), read_manifest(paths.plan / MD_NAME))
+    return PlanContext.build(load_inputs(paths), read_manifest(paths.plan))
 
 
 def _change(ctx: PlanContext, new: Manifest, version: int) -> Change:
     prev = ctx.previous
+    titles = {s.split(" ", 1)[0]: s for s in _section_names()}
     if prev is None:
         return Change(
             version=version,
             date=iso(ctx.as_of),
             inputs_added=sorted(new.inputs),
-            sections=sorted(new.sections, key=_order),
+            sections=[titles.get(k, k) for k in sorted(new.sections, key=_order)],
             reasons=["first version"],
         )
-    titles = {s.split(" ", 1)[0]: s for s in _section_names()}
+    # what the triggers comparing with the previous plan found, minus their state part (e.g. a
+    # member without an alternate), which section 13 shows and which no render resolves
+    full = evaluate(ctx, ctx.as_of).fired
+    state = evaluate(ctx, ctx.as_of, since_plan=False).fired
     reasons = [
         f"{name}: {reason}"
-        for name, found in evaluate(ctx, ctx.as_of).items()
+        for name, found in full.items()
         if TRIGGERS[name].since_plan
         for reason in found
+        if reason not in state[name]
     ]
     return Change(
         version=version,
@@ -154,8 +162,9 @@ def render_context(ctx: PlanContext) -> Rendered:
         )
     sections = [document_control(ctx, manifest), *body]
     title = inputs.governance.document.title
-    markdown = markdown_document(title, sections) + "\n" + embed(manifest)
-    return Rendered(markdown, html_document(title, sections), manifest, change, ctx)
+    markdown = markdown_document(title, sections)
+    html = html_document(title, sections)
+    return Rendered(markdown, html, manifest, dump_manifest(manifest), change, ctx)
 
 
 def render_plan(paths: PlanPaths) -> Rendered:
@@ -163,13 +172,23 @@ def render_plan(paths: PlanPaths) -> Rendered:
     return render_context(context_for(paths))
 
 
+def plan_files(rendered: Rendered, plan_dir: Path) -> list[tuple[Path, str]]:
+    """The files a render consists of, with their exact contents (the PDF is extra)."""
+    return [
+        (plan_dir / MD_NAME, rendered.markdown),
+        (plan_dir / HTML_NAME, rendered.html),
+        (plan_dir / MANIFEST_NAME, rendered.manifest_json),
+    ]
+
+
 def write_plan(rendered: Rendered, plan_dir: Path, pdf: bool = True) -> list[Path]:
     plan_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path, text in plan_files(rendered, plan_dir):
+        if not path.is_file() or path.read_bytes() != text.encode():
+            path.write_bytes(text.encode())  # bytes: no newline translation, identical everywhere
+        written.append(path)
     md, html = plan_dir / MD_NAME, plan_dir / HTML_NAME
-    for path, text in ((md, rendered.markdown), (html, rendered.html)):
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-    written = [md, html]
     if pdf and (out := write_pdf(html, md)) is not None:
         written.append(out)
     return written

@@ -126,11 +126,18 @@ def _catalogue(s: Section, ctx: PlanContext) -> None:
     for tier in ctx.inputs.topology.tiers:
         for system in [x for x in ctx.inputs.topology.systems if x.tier == tier.level]:
             last = ctx.last_successful(system.name)
-            due = (
-                (last.when + timedelta(days=tier.drill_every_days)).date().isoformat()
-                if last
-                else "now"
-            )
+            due_day = (last.when + timedelta(days=tier.drill_every_days)).date() if last else None
+            due = due_day.isoformat() if due_day else "now"
+            waivers = [
+                w
+                for w in ctx.inputs.governance.waivers
+                if w.trigger == "drill_overdue"
+                and system.name in w.systems
+                and (due_day is None or w.expires > due_day)
+            ]
+            if waivers:
+                w = max(waivers, key=lambda x: (x.expires, x.id))
+                due += f" (waiver {w.id} until {w.expires.isoformat()})"
             rows.append(
                 (
                     f"{tier.level} ({tier.name})",

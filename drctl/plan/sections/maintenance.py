@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drctl.plan.context import PlanContext, iso
+from drctl.plan.context import PlanContext, add_months, iso
 from drctl.plan.doc import Code, Section
 from drctl.plan.triggers import TRIGGERS, evaluate
 
@@ -120,14 +120,13 @@ STANDARDS: list[tuple[str, str, str, str, str]] = [
 
 
 def maintenance(ctx: PlanContext) -> Section:
-    doc = ctx.inputs.governance.document
+    gov = ctx.inputs.governance
+    doc = gov.document
     s = Section("13", "Maintenance and review")
-    y, m = divmod(doc.last_review.month - 1 + doc.review_cycle_months, 12)
-    next_review = doc.last_review.replace(year=doc.last_review.year + y, month=m + 1, day=1)
     s.p(
         f"Review cycle: every {doc.review_cycle_months} months. Last review: "
-        f"{doc.last_review.isoformat()} by {doc.reviewed_by}. Next review due: "
-        f"{next_review.isoformat()[:7]}."
+        f"{doc.last_review.isoformat()} by {doc.reviewed_by}. Next review due by "
+        f"{add_months(doc.last_review, doc.review_cycle_months).isoformat()}."
     )
     s.p(
         "Changes in technology, staff and facilities trigger an update of the plan (source "
@@ -139,21 +138,47 @@ def maintenance(ctx: PlanContext) -> Section:
         ".",
     )
     s.h(f"Update triggers as of {iso(ctx.as_of)}")
-    fired = evaluate(ctx, ctx.as_of, since_plan=False)
+    found = evaluate(ctx, ctx.as_of, since_plan=False)
     rows = []
     for name, trigger in TRIGGERS.items():
-        if name == "plan-out-of-date":
-            status = "checked by drctl plan check"
-        elif fired[name]:
-            status = "FIRES: " + "; ".join(fired[name])
-        else:
-            status = "does not fire"
+        fired, waived = found.fired[name], found.waived.get(name, [])
+        status = []
+        if name == "plan_differs":
+            status.append("checked by drctl plan check against a fresh render")
+        if fired:
+            status.append("FIRES: " + "; ".join(fired))
+        if waived:
+            status.append("waived: " + "; ".join(waived))
         kind = "since the previous plan" if trigger.since_plan else "state of the estate"
-        rows.append((Code(name), trigger.title, kind, status))
+        rows.append((Code(name), trigger.title, kind, " ".join(status) or "does not fire"))
     s.table(["trigger", "meaning", "compares", "status"], rows)
     s.p(
         "Triggers comparing with the previous plan are resolved by rendering the plan again; "
         "what they found is recorded in the change log (section 0)."
+    )
+    s.h("Waivers")
+    s.p(
+        "Accepted, time-limited exceptions to a trigger about drill evidence (governance data, ",
+        Code("waivers"),
+        "). While a waiver is in force the trigger is reported as waived and does not fail ",
+        Code("drctl plan check"),
+        "; once it expires the trigger fires again.",
+    )
+    s.table(
+        ["id", "trigger", "systems", "reason", "approved by", "granted", "expires"],
+        [
+            (
+                w.id,
+                Code(w.trigger),
+                ", ".join(w.systems),
+                w.reason,
+                w.approved_by,
+                w.granted.isoformat(),
+                w.expires.isoformat(),
+            )
+            for w in sorted(gov.waivers, key=lambda w: (w.expires, w.id))
+        ],
+        empty="No waiver is recorded.",
     )
     return s
 
