@@ -9,7 +9,7 @@ from rich.table import Table
 
 from drctl.estate.base import ServiceHealth
 from drctl.lab import lifecycle
-from drctl.lab.health import check_all
+from drctl.lab.health import check_all, skipped_tags
 from drctl.lab.paths import LabPaths
 from drctl.topology import DEFAULT_PATH, load_topology
 
@@ -49,6 +49,8 @@ def _up(args: argparse.Namespace) -> int:
     console = Console()
     console.print(health_table(result.health))
     if result.changes:
+        for change in result.changes:
+            console.print(f"  changed: {change}")
         console.print(f"lab up: {len(result.changes)} change(s) in {result.seconds:.1f} s")
     else:
         console.print(f"lab up: no change ({result.seconds:.1f} s)")
@@ -59,7 +61,8 @@ def _status(args: argparse.Namespace) -> int:
     from drctl.lab import firewall
 
     topo = load_topology(args.topology)
-    checks = check_all(topo)
+    paths = LabPaths.default()
+    checks = check_all(topo, skipped_tags(paths))
     console = Console()
     console.print(health_table(checks))
     cut = firewall.partitioned()

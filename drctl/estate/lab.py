@@ -54,7 +54,7 @@ class LabEstate(Estate):
         return not cgroups.pids(self.paths.service_cgroup(site, service))
 
     def health(self) -> list[ServiceHealth]:
-        return health.check_all(self.topology)
+        return health.check_all(self.topology, health.skipped_tags(self.paths))
 
     def run_command(self, site: str, command: str, timeout: float = 60) -> str:
         """Run a shell command inside the site (its cgroup, so its traffic is the site's)."""

@@ -72,7 +72,8 @@ def install(topo: Topology, paths: LabPaths) -> bool:
 
 
 def _canon(rule: str) -> str:
-    return " ".join(rule.replace("/32", "").split())
+    # iptables -S prints `--path "drctl/x"` and `127.10.1.1/32`; compare without either
+    return " ".join(rule.replace("/32", "").replace('"', "").split())
 
 
 def remove() -> None:

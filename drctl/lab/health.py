@@ -5,13 +5,28 @@ from __future__ import annotations
 import json
 import socket
 import urllib.request
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 
 from drctl.estate.base import ServiceHealth
+from drctl.lab.paths import LabPaths
 from drctl.topology.endpoints import Endpoint, endpoints
 from drctl.topology.model import Topology
 
 TIMEOUT = 1.0
+
+# Services each skippable role group (`lab up --skip-tags`) provides.
+TAGGED_SERVICES: dict[str, Callable[[str], bool]] = {
+    "apps": lambda s: s.endswith("-app") or s == "hub-cache" or s.startswith("front-door-"),
+    "monitoring": lambda s: s in ("prometheus", "drctl-exporter"),
+}
+
+
+def skipped_tags(paths: LabPaths) -> set[str]:
+    try:
+        return set(paths.skipped_tags.read_text().split())
+    except FileNotFoundError:
+        return set()
 
 
 def _tcp(ep: Endpoint) -> tuple[bool, str]:
@@ -56,7 +71,12 @@ def check(ep: Endpoint) -> ServiceHealth:
     return ServiceHealth(ep.site, ep.service, ep.hostport, ok, detail)
 
 
-def check_all(topo: Topology) -> list[ServiceHealth]:
-    eps = [ep for ep in endpoints(topo) if ep.service != "etcd-peer"]
+def check_all(topo: Topology, skipped: Collection[str] = ()) -> list[ServiceHealth]:
+    left_out = [TAGGED_SERVICES[t] for t in skipped if t in TAGGED_SERVICES]
+    eps = [
+        ep
+        for ep in endpoints(topo)
+        if ep.service != "etcd-peer" and not any(f(ep.service) for f in left_out)
+    ]
     with ThreadPoolExecutor(max_workers=16) as pool:
         return list(pool.map(check, eps))

@@ -69,6 +69,7 @@ def up(
     paths.lab.mkdir(parents=True, exist_ok=True)
     paths.ansible.mkdir(parents=True, exist_ok=True, mode=0o700)
     values = secrets.load_or_create(paths.secrets)
+    paths.skipped_tags.write_text(" ".join(sorted(set((skip_tags or "").split(",")) - {""})))
     if inventory.write(topo):
         changes.append(f"inventory {inventory.LAB_INVENTORY.relative_to(REPO_ROOT)} regenerated")
     paths.cgroup_root.mkdir(parents=True, exist_ok=True)

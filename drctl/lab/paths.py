@@ -30,6 +30,11 @@ class LabPaths:
         return self.state / "lab"
 
     @property
+    def skipped_tags(self) -> Path:
+        """Role groups the last `lab up --skip-tags` left out; status does not expect them."""
+        return self.lab / "skipped-tags"
+
+    @property
     def secrets(self) -> Path:
         return self.lab / "secrets.json"
 
