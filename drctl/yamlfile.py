@@ -19,6 +19,9 @@ from drctl.errors import ConfigError, Problem
 Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
 
+# Aliases can make a small file expand enormously ("billion laughs"); no real input comes close.
+MAX_NODES = 100_000
+
 
 @dataclass
 class Located:
@@ -47,18 +50,51 @@ def dotted(loc: Sequence[str | int]) -> str:
     return out
 
 
-def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
-    lines.setdefault(loc, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = yaml.safe_load(yaml.serialize(key_node))
-            lines[(*loc, key)] = key_node.start_mark.line + 1
-            out[key] = _walk(value_node, (*loc, key), lines)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_walk(item, (*loc, i), lines) for i, item in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+class _Walker:
+    """Turns a composed node tree into plain data, recording lines and rejecting what YAML
+    allows but a configuration file should not have (duplicate or complex keys, tags)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines: dict[Loc, int] = {}
+        self.active: set[int] = set()  # nodes on the current path: a recursive alias
+        self.count = 0
+
+    def fail(self, node: yaml.Node, loc: Loc, message: str) -> ConfigError:
+        return ConfigError.single(self.path, dotted(loc), message, node.start_mark.line + 1)
+
+    def scalar(self, node: yaml.Node, loc: Loc) -> Any:
+        try:
+            return yaml.safe_load(yaml.serialize(node))
+        except yaml.YAMLError as exc:
+            reason = getattr(exc, "problem", None) or "cannot be read"
+            raise self.fail(node, loc, f"malformed YAML: {reason}") from None
+
+    def walk(self, node: yaml.Node, loc: Loc) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.fail(node, loc, f"malformed YAML: more than {MAX_NODES} nodes")
+        if id(node) in self.active:
+            raise self.fail(node, loc, "malformed YAML: an alias refers to itself")
+        self.lines.setdefault(loc, node.start_mark.line + 1)
+        if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            return self.scalar(node, loc)
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.walk(item, (*loc, i)) for i, item in enumerate(node.value)]
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise self.fail(key_node, loc, "a key must be a plain value")
+                key = self.scalar(key_node, loc)
+                if key in out:
+                    raise self.fail(key_node, (*loc, key), "duplicate key")
+                self.lines[(*loc, key)] = key_node.start_mark.line + 1
+                out[key] = self.walk(value_node, (*loc, key))
+            return out
+        finally:
+            self.active.discard(id(node))
 
 
 def load_yaml(path: Path) -> Located:
@@ -67,6 +103,8 @@ def load_yaml(path: Path) -> Located:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError.single(path, "", f"cannot read file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError.single(path, "", f"not UTF-8 text (byte {exc.start})") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -74,9 +112,14 @@ def load_yaml(path: Path) -> Located:
         line = mark.line + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc)
         raise ConfigError.single(path, "", f"malformed YAML: {reason}", line) from None
-    lines: dict[Loc, int] = {}
-    data = _walk(node, (), lines) if node is not None else None
-    return Located(path, data, lines)
+    except RecursionError:
+        raise ConfigError.single(path, "", "malformed YAML: nested too deeply") from None
+    walker = _Walker(path)
+    try:
+        data = walker.walk(node, ()) if node is not None else None
+    except RecursionError:
+        raise ConfigError.single(path, "", "malformed YAML: nested too deeply") from None
+    return Located(path, data, walker.lines)
 
 
 def parse_model(doc: Located, model: type[M]) -> M:
@@ -86,11 +129,30 @@ def parse_model(doc: Located, model: type[M]) -> M:
     try:
         return model.model_validate(doc.data)
     except ValidationError as exc:
-        problems = []
+        messages: dict[Loc, list[str]] = {}
         for err in exc.errors():
-            loc = [p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]
-            problems.append(doc.problem(loc, _message(err)))
+            loc = document_loc(doc.data, err["loc"])
+            text = _message(err)
+            if text not in messages.setdefault(loc, []):
+                messages[loc].append(text)
+        problems = [doc.problem(loc, _either(texts)) for loc, texts in messages.items()]
         raise ConfigError(problems) from None
+
+
+def document_loc(data: Any, loc: Sequence[str | int]) -> Loc:
+    """Pydantic's location cut to a path in the document: union members' tags ("str",
+    "literal['x']") name no key, so they go; a missing or unknown key stays as the last part."""
+    out: list[str | int] = []
+    for part in loc:
+        found = isinstance(data, dict) and part in data
+        found |= isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+        if not found:
+            if isinstance(data, dict) and isinstance(part, str) and "[" not in part:
+                out.append(part)  # a missing field
+            break
+        data = data[part]
+        out.append(part)
+    return tuple(out)
 
 
 def _message(err: Any) -> str:
@@ -99,4 +161,15 @@ def _message(err: Any) -> str:
         return "required field is missing"
     if kind == "extra_forbidden":
         return "unknown key"
-    return str(err["msg"])
+    if kind == "invalid_key":
+        return "a key must be a string"
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def _either(texts: list[str]) -> str:
+    """Union members' complaints as one: 'Input should be a valid string or a valid integer'."""
+    prefix = "Input should be "
+    if len(texts) > 1 and all(t.startswith(prefix) for t in texts):
+        alternatives = [t.removeprefix(prefix) for t in texts]
+        return prefix + ", ".join(alternatives[:-1]) + " or " + alternatives[-1]
+    return "; ".join(texts)

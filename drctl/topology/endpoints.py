@@ -22,25 +22,27 @@ class Endpoint:
         return f"{self.address}:{self.port}"
 
 
+# site services on the standard ports: service -> (endpoint name, field of `ports`)
+STANDARD: dict[SiteService, tuple[tuple[str, str], ...]] = {
+    SiteService.ETCD: (("etcd", "etcd_client"), ("etcd-peer", "etcd_peer")),
+    SiteService.NODE_EXPORTER: (("node-exporter", "node_exporter"),),
+    SiteService.PROMETHEUS: (("prometheus", "prometheus"),),
+    SiteService.EXPORTER: (("drctl-exporter", "exporter"),),
+    SiteService.HUB_CACHE: (("hub-cache", "hub_cache"),),
+}
+
+
 def endpoints(topo: Topology) -> list[Endpoint]:
     out: list[Endpoint] = []
     p = topo.ports
-    for i, site in enumerate(topo.sites):
+    for site in topo.sites:
         addr = site.lab_address
-        loc: tuple[str | int, ...] = ("sites", i, "services")
         for svc in site.services:
-            if svc is SiteService.ETCD:
-                out.append(Endpoint(site.name, "etcd", addr, p.etcd_client, loc))
-                out.append(Endpoint(site.name, "etcd-peer", addr, p.etcd_peer, loc))
-            elif svc is SiteService.NODE_EXPORTER:
-                out.append(Endpoint(site.name, "node-exporter", addr, p.node_exporter, loc))
-            elif svc is SiteService.PROMETHEUS:
-                out.append(Endpoint(site.name, "prometheus", addr, p.prometheus, loc))
-            elif svc is SiteService.EXPORTER:
-                out.append(Endpoint(site.name, "drctl-exporter", addr, p.exporter, loc))
-            elif svc is SiteService.HUB_CACHE:
-                out.append(Endpoint(site.name, "hub-cache", addr, p.hub_cache, loc))
-            elif svc is SiteService.HAPROXY:
+            # a clash of standard ports is the ports section's doing: point there
+            for name, port_field in STANDARD.get(svc, ()):
+                port: int = getattr(p, port_field)
+                out.append(Endpoint(site.name, name, addr, port, ("ports", port_field)))
+            if svc is SiteService.HAPROXY:
                 for j, system in enumerate(topo.systems):
                     out.append(
                         Endpoint(
