@@ -76,6 +76,10 @@ class Estate(ABC):
     def remove_latency(self, site: str) -> None:
         raise NotImplementedError("this estate cannot inject WAN latency")
 
+    def latency(self, site: str) -> float | None:
+        """The WAN latency (ms) currently injected at `site`, None when there is none."""
+        return None
+
     def run_command(self, site: str, command: str, timeout: float = 60) -> str:
         raise NotImplementedError("this estate cannot run commands")
 

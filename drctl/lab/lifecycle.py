@@ -15,7 +15,7 @@ from drctl.errors import EstateError
 from drctl.estate.base import ServiceHealth
 from drctl.estate.lab import LabEstate
 from drctl.estate.patroni import Cluster
-from drctl.lab import cgroups, firewall, inventory, secrets
+from drctl.lab import cgroups, firewall, inventory, secrets, supervisor
 from drctl.lab.paths import LabPaths
 from drctl.topology.model import Topology
 
@@ -131,3 +131,49 @@ def leftovers(paths: LabPaths | None = None) -> list[str]:
     if paths.cgroup_root.exists():
         out.append(f"cgroup {paths.cgroup_root}")
     return out
+
+
+def restore(
+    topo: Topology,
+    paths: LabPaths | None = None,
+    progress: Callable[[str], None] = _say,
+    timeout: float = 120,
+) -> list[str]:
+    """Bring the lab back to its steady state after any fault, without redeploying.
+
+    Heals partitions, removes WAN latency, powers sites back on, starts stopped services, waits
+    for replication, then switches each cluster back to its preferred primary. Idempotent: the
+    drill engine's failback and `drctl drill recover` both end here.
+    """
+    paths = paths or LabPaths.default()
+    estate = LabEstate(topo, paths)
+    done: list[str] = []
+    for cut in sorted(firewall.partitioned()):
+        estate.heal(cut)
+        done.append(f"{cut}: partition healed")
+    for site in topo.sites:
+        if not paths.supervisor_conf(site.name).exists():
+            continue  # never deployed
+        if estate.latency(site.name):
+            estate.remove_latency(site.name)
+            done.append(f"{site.name}: WAN latency removed")
+        if not supervisor.running(paths, site.name):
+            estate.power_on(site.name)
+            done.append(f"{site.name}: powered on")
+        else:
+            started = supervisor.start_all(paths, site.name)
+            done += [f"{site.name}: {name} started" for name in started]
+    for system in topo.systems:
+        cluster = Cluster(topo, system, {s.name: estate.address(s.name) for s in topo.sites})
+        cluster.wait_leader(None, timeout)
+        cluster.wait_replication(timeout)
+        preferred = system.placement[0]
+        if cluster.leader_site() != preferred:
+            progress(f"==> {system.database.cluster}: switching back to {preferred}")
+            done.append(cluster.switchover(preferred, timeout=timeout))
+            cluster.wait_replication(timeout)
+    checks = estate.wait_healthy(timeout)
+    bad = [f"{c.site}/{c.service}: {c.detail}" for c in checks if not c.healthy]
+    if bad:
+        raise EstateError("lab not healthy after restore: " + "; ".join(bad))
+    return done

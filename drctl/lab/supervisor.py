@@ -39,3 +39,15 @@ def start(paths: LabPaths, site: str) -> None:
         capture_output=True,
         timeout=30,
     )
+
+
+def start_all(paths: LabPaths, site: str) -> list[str]:
+    """Start every declared service that is not running; returns the names started."""
+    stopped = [
+        line.split()[0]
+        for line in ctl(paths, site, "status", check=False).splitlines()
+        if line.strip() and "RUNNING" not in line
+    ]
+    for name in stopped:
+        ctl(paths, site, "start", name)
+    return stopped
