@@ -24,13 +24,14 @@ from monitoring import haproxy, patroni
 from monitoring.config import ExporterConfig
 from monitoring.sources import (
     BackupSource,
-    Fetch,
+    FetchFirst,
     HostPort,
     JournalSource,
     PlanSource,
     Prober,
     backup_status_file,
-    http_fetch,
+    fetch_one,
+    http_fetch_first,
     journal_source,
     plan_staleness,
     tcp_prober,
@@ -39,6 +40,10 @@ from monitoring.sources import (
 log = logging.getLogger(__name__)
 DAY = 86400.0
 SOURCES = ("probes", "patroni", "front_door", "journals", "backups", "plan")
+# Services of the site itself, probed before the systems' endpoints placed there.
+SITE_WIDE = frozenset(
+    {"etcd", "etcd-peer", "node-exporter", "prometheus", "drctl-exporter", "hub-cache"}
+)
 
 
 def _gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
@@ -51,7 +56,7 @@ class DrctlCollector(Collector):
         topo: Topology,
         *,
         prober: Prober = tcp_prober,
-        fetch: Fetch = http_fetch,
+        fetch: FetchFirst = http_fetch_first,
         journals: JournalSource | None = None,
         backups: BackupSource | None = None,
         plan: PlanSource | None = None,
@@ -68,10 +73,24 @@ class DrctlCollector(Collector):
         self.plan = plan if plan is not None else self._default_plan()
         self.clock = clock
         # derived from the topology once: configuration, not scrape state
-        site_eps: dict[str, set[HostPort]] = {s.name: set() for s in topo.sites}
-        for ep in endpoints(topo):
-            site_eps[ep.site].add((str(ep.address), ep.port))
-        self._site_endpoints = {site: sorted(eps) for site, eps in site_eps.items()}
+        self._addresses = {s.name: str(s.lab_address) for s in topo.sites}
+        self._addresses.update(self.config.site_addresses or {})
+        self._site_endpoints = self._probe_plan(topo)
+
+    def _probe_plan(self, topo: Topology) -> dict[str, list[HostPort]]:
+        """The endpoints probed per site: its own services first, then its systems' endpoints.
+
+        A site is up when any of them answers, so a sample of `max_probes_per_site` says as
+        much as all of them and keeps a scrape of a large estate short; the "all must answer"
+        rule needs every one."""
+        site_eps: dict[str, list[HostPort]] = {s.name: [] for s in topo.sites}
+        for ep in sorted(endpoints(topo), key=lambda ep: ep.service not in SITE_WIDE):
+            hp = (self._addresses[ep.site], ep.port)
+            if hp not in site_eps[ep.site]:
+                site_eps[ep.site].append(hp)
+        if self.config.require_all_endpoints:
+            return site_eps
+        return {site: eps[: self.config.max_probes_per_site] for site, eps in site_eps.items()}
 
     def _default_plan(self) -> PlanSource | None:
         c = self.config
@@ -92,11 +111,9 @@ class DrctlCollector(Collector):
             }
             if self.plan is not None:
                 jobs["plan"] = pool.submit(self._plan)
-            lag_jobs = {
-                system.name: pool.submit(self._lag_of, system.name) for system in self.topo.systems
-            }
+            lag_job = pool.submit(self._lags)
             yield from self._topology_metrics()
-            yield from self._collect_lag(lag_jobs, source_up)
+            yield from self._collect_lag(lag_job, source_up)
             for source, job in jobs.items():
                 try:
                     families = job.result()
@@ -150,26 +167,34 @@ class DrctlCollector(Collector):
         return [up, total, ok]
 
     # --- replication ------------------------------------------------------------------------
-    def _lag_of(self, system_name: str) -> list[patroni.MemberLag]:
-        system = self.topo.system(system_name)
-        timeout = self.config.http_timeout_seconds
-        cluster = patroni.read_cluster(patroni.cluster_urls(self.topo, system), self.fetch, timeout)
-        return patroni.replication_lag(
-            cluster, self.fetch, timeout, self.clock, system.database.patroni_port
+    def _lags(self) -> dict[str, list[patroni.MemberLag] | Exception]:
+        return patroni.read_lags(
+            self.topo,
+            self._addresses,
+            self.fetch,
+            self.config.http_timeout_seconds,
+            self.clock,
+            budget_seconds=self.config.scrape_budget_seconds,
         )
 
     def _collect_lag(
-        self, jobs: dict[str, Future[list[patroni.MemberLag]]], source_up: GaugeMetricFamily
+        self,
+        job: Future[dict[str, list[patroni.MemberLag] | Exception]],
+        source_up: GaugeMetricFamily,
     ) -> list[Metric]:
         labels = ["system", "member"]
         secs = _gauge("replication_lag_seconds", "how far the replica's replay is behind", labels)
         nbytes = _gauge("replication_lag_bytes", "WAL bytes the replica is behind", labels)
+        try:
+            lags = job.result()
+        except Exception as exc:
+            log.warning("source patroni failed: %s", exc)
+            source_up.add_metric(["patroni"], 0)
+            return [secs, nbytes]
         failed = 0
-        for system, job in jobs.items():
-            try:
-                members = job.result()
-            except Exception as exc:
-                log.warning("Patroni of %s unreadable: %s", system, exc)
+        for system, members in lags.items():
+            if isinstance(members, Exception):
+                log.warning("Patroni of %s unreadable: %s", system, members)
                 failed += 1
                 continue
             for m in members:
@@ -182,7 +207,8 @@ class DrctlCollector(Collector):
 
     # --- front door -------------------------------------------------------------------------
     def _front_door(self) -> list[Metric]:
-        text = self.fetch(self.config.stats_url(self.topo), self.config.http_timeout_seconds)
+        url = self.config.stats_url(self.topo)
+        text = fetch_one(self.fetch, url, self.config.http_timeout_seconds)
         active = haproxy.active_backends(self.topo, haproxy.parse_stats_csv(text))
         fam = _gauge(
             "front_door_backend_active",

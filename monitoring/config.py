@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,13 +16,20 @@ HAPROXY_STATS_PORT = 8404  # the front door's stats listener (not yet a topology
 @dataclass(frozen=True)
 class ExporterConfig:
     probe_timeout_seconds: float = 0.5
-    http_timeout_seconds: float = 1.0
+    http_timeout_seconds: float = 0.8
+    # Patroni's two rounds together stay within this, so Prometheus (scrape timeout 2 s in the
+    # lab) still gets an answer while a partitioned site lets every connection time out.
+    scrape_budget_seconds: float = 1.5
     # None: http://<front door's address>:8404/stats;csv
     haproxy_stats_url: str | None = None
+    # {site: address} where the estate is not at the topology's lab addresses (production)
+    site_addresses: Mapping[str, str] | None = None
     # False: a site is up when any of its endpoints answers (it is powered and reachable);
     # True: only when all of them answer. drctl_site_endpoints_answering shows the detail.
     require_all_endpoints: bool = False
-    max_workers: int = 32
+    # With "any": how many endpoints per site to probe (its own services first).
+    max_probes_per_site: int = 16
+    max_workers: int = 8
     # what drctl.plan.check.staleness(topology_path, data_dir, journals_dir, plan_dir) reads
     topology_path: Path = DEFAULT_PATH
     plan_data_dir: Path = REPO_ROOT / "inventories"
@@ -30,4 +38,5 @@ class ExporterConfig:
     def stats_url(self, topo: Topology) -> str:
         if self.haproxy_stats_url:
             return self.haproxy_stats_url
-        return f"http://{topo.front_door.lab_address}:{HAPROXY_STATS_PORT}/stats;csv"
+        address = (self.site_addresses or {}).get(topo.front_door.name)
+        return f"http://{address or topo.front_door.lab_address}:{HAPROXY_STATS_PORT}/stats;csv"

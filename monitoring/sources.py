@@ -6,8 +6,6 @@ benchmark pass fakes. Every function is called afresh on each scrape: nothing is
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import importlib
 import json
 import logging
@@ -15,17 +13,17 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from drills.journal import Journal, list_journals
+from monitoring import netio
 
 log = logging.getLogger(__name__)
 
 HostPort = tuple[str, int]
 # Given endpoints and a timeout in seconds, return the ones that accepted a TCP connection.
 Prober = Callable[[Collection[HostPort], float], set[HostPort]]
-# GET a URL with a timeout in seconds and return the body; raise on any failure or non-2xx.
-Fetch = Callable[[str, float], str]
+# GET groups of alternative URLs at once, within a timeout in seconds; for each group, the body
+# of the first URL (in order) that answered 2xx, or the exception saying why none did.
+FetchFirst = Callable[[Sequence[Sequence[str]], float], list[str | Exception]]
 JournalSource = Callable[[], Iterable[Journal]]
 # {system: epoch seconds of the last successful backup}
 BackupSource = Callable[[], Mapping[str, float]]
@@ -33,39 +31,25 @@ BackupSource = Callable[[], Mapping[str, float]]
 PlanSource = Callable[[], Mapping[str, Sequence[str]]]
 
 DEFAULT_BACKUP_STATUS = Path("/var/lib/drctl/backup-status.json")
-MAX_CONCURRENT_CONNECTS = 256
+# A group's next URL is tried when the previous one failed or has not answered this soon.
+STAGGER_SECONDS = 0.25
 
 
 def tcp_prober(endpoints: Collection[HostPort], timeout: float) -> set[HostPort]:
     """Connect to every endpoint at once; whatever has not answered within `timeout` is down."""
-    if not endpoints:
-        return set()
-    return asyncio.run(_probe_all(list(endpoints), timeout))
+    return netio.probe(endpoints, timeout)
 
 
-async def _probe_all(endpoints: list[HostPort], timeout: float) -> set[HostPort]:
-    limit = asyncio.Semaphore(MAX_CONCURRENT_CONNECTS)
-
-    async def one(hp: HostPort) -> bool:
-        async with limit:
-            try:
-                _, writer = await asyncio.wait_for(asyncio.open_connection(*hp), timeout)
-            except (OSError, TimeoutError):
-                return False
-            writer.close()
-            with contextlib.suppress(OSError, TimeoutError):  # it answered; that is enough
-                await asyncio.wait_for(writer.wait_closed(), timeout)
-            return True
-
-    results = await asyncio.gather(*(one(hp) for hp in endpoints))
-    return {hp for hp, ok in zip(endpoints, results, strict=True) if ok}
+def http_fetch_first(groups: Sequence[Sequence[str]], timeout: float) -> list[str | Exception]:
+    """Plain HTTP, every group at once (a proxy from the environment is never used)."""
+    return netio.get_first(groups, timeout, stagger=min(STAGGER_SECONDS, timeout / 2))
 
 
-def http_fetch(url: str, timeout: float) -> str:
-    # trust_env=False: a proxy from the environment must never sit between us and the lab.
-    response = httpx.get(url, timeout=timeout, trust_env=False)
-    response.raise_for_status()
-    return response.text
+def fetch_one(fetch: FetchFirst, url: str, timeout: float) -> str:
+    result = fetch([[url]], timeout)[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 def journal_source(directory: Path | None = None) -> JournalSource:
