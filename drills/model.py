@@ -123,6 +123,9 @@ class Drill(Strict):
     target: Target = Target.LAB
     mode: Mode = Mode.DISRUPTIVE
     systems: list[Name] = Field(min_length=1)
+    parameters: dict[Name, Scalar] = Field(
+        default={}, description="values for the runbooks' placeholders, e.g. site, survivor"
+    )
     steady_state: SteadyState = Field(alias="steady-state-hypothesis")
     load: Load = Load()
     method: list[Action] = Field(min_length=0, description="the fault, injected at t0")
