@@ -37,7 +37,10 @@ class Drilled:
 
     @property
     def measured(self) -> bool:
-        return self.result.rto_seconds is not None or self.result.rpo_seconds is not None
+        """The fault was injected (or figures exist): the run says something about the
+        objectives. A run that never recovered has no RTO and misses it."""
+        r = self.result
+        return r.t0 is not None or r.rto_seconds is not None or r.rpo_seconds is not None
 
     @property
     def when(self) -> datetime:
@@ -95,9 +98,9 @@ class PlanContext:
                 if system.name in item.value.systems
             ]
         ctx.fingerprints = system_fingerprints(inputs.topology)
-        ctx.drill_refs = {
-            name: ctx._drill_ref(name, runs[-1]) for name, runs in ctx.history.items() if runs
-        }
+        for name in ctx.history:
+            if (last := ctx.last(name)) is not None:
+                ctx.drill_refs[name] = ctx._drill_ref(name, last)
         return ctx
 
     def _drill_ref(self, system: str, last: Drilled) -> DrillRef:

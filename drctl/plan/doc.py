@@ -94,8 +94,9 @@ class Section:
             out.append("")
         return "\n".join(out)
 
-    def digest(self) -> str:
-        return hashlib.sha256(self.markdown().encode()).hexdigest()[:16]
+    def digest(self, markdown: str | None = None) -> str:
+        text = self.markdown() if markdown is None else markdown
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 _MD_ESCAPE = str.maketrans({c: "\\" + c for c in "\\`*_[]<"})
@@ -109,6 +110,8 @@ def _md_text(text: str, in_table: bool = False) -> str:
 
 
 def md_inline(cell: Cell, in_table: bool = False) -> str:
+    if isinstance(cell, str):  # by far the most common: checked first
+        return _md_text(cell, in_table)
     if isinstance(cell, tuple):
         return "".join(md_inline(c, in_table) for c in cell)
     if isinstance(cell, Link):
@@ -139,7 +142,8 @@ def _md_block(block: Block) -> list[str]:
     return lines
 
 
-def markdown_document(title: str, sections: Sequence[Section]) -> str:
+def markdown_document(title: str, sections: Sequence[str | Section]) -> str:
+    """The whole document from its sections (or their Markdown, already written)."""
     parts = [f"# {_md_text(title)}", ""]
-    parts += [s.markdown() for s in sections]
+    parts += [s if isinstance(s, str) else s.markdown() for s in sections]
     return "\n".join(parts)

@@ -26,6 +26,8 @@ nav ol { columns: 2; }
 
 
 def _inline(cell: Cell) -> str:
+    if isinstance(cell, str):
+        return escape(cell).replace("\n", "<br>")
     if isinstance(cell, tuple):
         return "".join(_inline(c) for c in cell)
     if isinstance(cell, Link):

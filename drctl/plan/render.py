@@ -137,12 +137,13 @@ SECTION_TITLES = [
 def render_context(ctx: PlanContext) -> Rendered:
     inputs, prev = ctx.inputs, ctx.previous
     body = [build(ctx) for build in BUILDERS]
+    texts = [s.markdown() for s in body]  # written once: digested, then assembled
     manifest = Manifest(
         version=prev.version if prev else 1,
         as_of=iso(ctx.as_of),
         topology_sha256=inputs.hashes["topology.yaml"],
         inputs=dict(sorted(inputs.hashes.items())),
-        sections={s.id: s.digest() for s in body},
+        sections={s.id: s.digest(text) for s, text in zip(body, texts, strict=True)},
         systems={
             name: SystemState(fingerprint=fp, drill=ctx.drill_refs.get(name))
             for name, fp in sorted(ctx.fingerprints.items())
@@ -160,9 +161,10 @@ def render_context(ctx: PlanContext) -> Rendered:
         manifest = manifest.model_copy(
             update={"version": version, "changelog": [*manifest.changelog, change]}
         )
-    sections = [document_control(ctx, manifest), *body]
+    control = document_control(ctx, manifest)
+    sections = [control, *body]
     title = inputs.governance.document.title
-    markdown = markdown_document(title, sections)
+    markdown = markdown_document(title, [control.markdown(), *texts])
     html = html_document(title, sections)
     return Rendered(markdown, html, manifest, dump_manifest(manifest), change, ctx)
 

@@ -111,7 +111,8 @@ def _site_team(ctx: PlanContext, now: datetime) -> list[Finding]:
                 elif role not in new:
                     out.append(f"{site} team: role {role!r} removed")
                 elif old[role] != new[role]:
-                    fields = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+                    a, b = old[role], new[role]
+                    fields = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
                     out.append(f"{site} team: {role} changed ({', '.join(fields)})")
     return [Finding(text) for text in out]
 
