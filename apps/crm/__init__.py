@@ -1,0 +1,1 @@
+"""CRM "iNeed": the service desk (incidents, requests, problems, CIs, SLAs, email, reports)."""
