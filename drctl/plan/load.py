@@ -112,15 +112,17 @@ def load_inputs(paths: PlanPaths) -> Inputs:
         hashes[f"data/{name}"] = sha256_file(paths.data / name)
     if problems:
         raise ConfigError(problems)
+    # schema first, then the rules against the topology, for every file that parsed
     bia = _parse(docs["bia.yaml"], Bia, problems)
     gov = _parse(docs["governance.yaml"], Governance, problems)
     backups = _parse(docs["backups.yaml"], Backups, problems)
-    if bia is None or gov is None or backups is None:
-        raise ConfigError(problems)
-    problems += check_bia(bia, topology, docs["bia.yaml"])
-    problems += check_governance(gov, topology, docs["governance.yaml"])
-    problems += check_backups(backups, topology, docs["backups.yaml"])
-    if problems:
+    if bia is not None:
+        problems += check_bia(bia, topology, docs["bia.yaml"])
+    if gov is not None:
+        problems += check_governance(gov, topology, docs["governance.yaml"])
+    if backups is not None:
+        problems += check_backups(backups, topology, docs["backups.yaml"])
+    if problems or bia is None or gov is None or backups is None:
         raise ConfigError(problems)
     runbooks = _load_dir(paths.runbooks, "runbooks", Runbook)
     catalogue = _load_dir(paths.catalogue, "catalogue", CatalogueDrill)
