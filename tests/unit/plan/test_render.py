@@ -99,7 +99,7 @@ def test_waiver_is_shown_in_the_plan(rendered: Estate) -> None:
 
 
 def test_no_pdf_without_a_converter(rendered: Estate, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(plan_html.shutil, "which", lambda name: None)
+    monkeypatch.setattr("drctl.plan.html.shutil.which", lambda name: None)
     plan_dir = rendered.paths.plan
     assert plan_html.write_pdf(plan_dir / "plan.html", plan_dir / "plan.md") is None
     assert not (plan_dir / "plan.pdf").exists()
