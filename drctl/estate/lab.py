@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 
 from drctl.errors import EstateError
 from drctl.estate.base import Estate, ServiceHealth
-from drctl.lab import cgroups, firewall, health, supervisor
+from drctl.lab import cgroups, firewall, health, supervisor, wan
 from drctl.lab.paths import LabPaths
 from drctl.topology.model import Topology
 
@@ -35,6 +36,21 @@ class LabEstate(Estate):
     def heal(self, site: str) -> None:
         firewall.heal(site)
 
+    def add_latency(self, site: str, ms: float) -> None:
+        """`ms` one-way delay on every TCP connection between the site and the others (a
+        delaying proxy, DESIGN §9); established connections are reset so they reconnect
+        through it. Idempotent; a new value replaces the old one."""
+        peers = [str(s.lab_address) for s in self.topology.sites if s.name != site]
+        wan.add(self.paths, site, self.address(site), peers, ms)
+
+    def remove_latency(self, site: str) -> None:
+        self.topology.site(site)
+        wan.remove(self.paths, site)
+
+    def latency(self, site: str) -> float | None:
+        current = wan.active(self.paths).get(site)
+        return current.ms if current else None
+
     def kill_service(self, site: str, service: str) -> None:
         cg = self.paths.service_cgroup(site, service)
         if not cg.is_dir():
@@ -52,6 +68,12 @@ class LabEstate(Estate):
 
     def is_service_down(self, site: str, service: str) -> bool:
         return not cgroups.pids(self.paths.service_cgroup(site, service))
+
+    def secret(self, name: str) -> str:
+        values = json.loads(self.paths.secrets.read_text())
+        if name not in values:
+            raise EstateError(f"no secret {name!r} in {self.paths.secrets}")
+        return str(values[name])
 
     def health(self) -> list[ServiceHealth]:
         return health.check_all(self.topology, health.skipped_tags(self.paths))
