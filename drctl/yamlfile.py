@@ -21,6 +21,7 @@ M = TypeVar("M", bound=BaseModel)
 
 # Aliases can make a small file expand enormously ("billion laughs"); no real input comes close.
 MAX_NODES = 100_000
+PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 # libyaml's parser when PyYAML was built with it: ten times faster, and it caps nesting depth
 SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -82,6 +83,8 @@ class _Walker:
         self.lines.setdefault(loc, node.start_mark.line + 1)
         if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
             return self.scalar(node, loc)
+        if node.tag not in PLAIN_TAGS:  # e.g. !!python/object/apply on a list: never ignore it
+            raise self.fail(node, loc, f"malformed YAML: unsupported tag {node.tag!r}")
         self.active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):

@@ -33,7 +33,8 @@ def _show(args: argparse.Namespace) -> int:
     console = Console()
     sites = Table(title=f"{topo.organisation}: sites")
     for col in ("site", "role", "location", "lab address", "services", "team"):
-        sites.add_column(col)
+        # names and addresses are what people copy: never cut them, wrap the prose instead
+        sites.add_column(col, no_wrap=col in ("site", "role", "lab address"))
     for s in topo.sites:
         services = [str(x) for x in s.services] + [f"{x.name}-db" for x in topo.systems_at(s.name)]
         sites.add_row(
@@ -42,7 +43,7 @@ def _show(args: argparse.Namespace) -> int:
     console.print(sites)
     systems = Table(title="systems")
     for col in ("system", "tier", "RTO s", "RPO s", "replication", "placement", "db", "depends on"):
-        systems.add_column(col)
+        systems.add_column(col, no_wrap=col in ("system", "replication"))
     for sy in sorted(topo.systems, key=lambda s: (s.tier, s.recovery_order)):
         systems.add_row(
             sy.name,
