@@ -8,6 +8,7 @@ from datetime import timedelta
 from drctl.plan.context import Drilled, PlanContext
 from drctl.plan.doc import Cell, Code, Link, Section
 from drctl.plan.sections.fmt import duration
+from drctl.topology.model import Replication
 
 RECENT_DRILLS = 20  # journals listed in section 12; older ones stay in the journal directory
 
@@ -95,12 +96,42 @@ def performance(ctx: PlanContext) -> Section:
     s.h("Readiness")
     s.p(
         "Live readiness is measured, not rendered (the plan must not change with the clock): "
-        "replication lag in ",
+        "the monitoring exports replication lag as ",
         Code("drctl_replication_lag_seconds{system,member}"),
-        " and backup age from ",
+        " and the last successful backup as ",
         Code("drctl_backup_last_success_timestamp_seconds{system}"),
-        " on the monitoring dashboards; the backup schedules that bound them are in section 7.",
+        ". The thresholds that keep each system ready, from its objectives and backup schedule:",
     )
+    rows = []
+    for system in topo.systems:
+        b = ctx.inputs.backups.of(system.name)
+        sync = system.replication is Replication.SYNCHRONOUS
+        rows.append(
+            (
+                system.name,
+                str(system.replication),
+                "0 s (synchronous standby)" if sync else duration(system.objectives.rpo_seconds),
+                duration(b.best_interval_seconds) if b else "no backup",
+                duration(max(x.every_seconds for x in b.schedules)) if b else "—",
+            )
+        )
+    s.table(
+        [
+            "system",
+            "replication",
+            "largest acceptable lag",
+            "backup age limit (most frequent)",
+            "full cycle",
+        ],
+        rows,
+    )
+    unproven = [x.name for x in topo.systems if ctx.last_successful(x.name) is None]
+    if unproven:
+        s.p(
+            "Not yet proven by a successful drill: "
+            + ", ".join(unproven)
+            + " (section 13: drill_overdue and any waiver)."
+        )
     return s
 
 
