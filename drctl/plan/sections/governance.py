@@ -102,8 +102,9 @@ def activation(ctx: PlanContext) -> Section:
             )
         else:
             who = note.who or ""
-        rows.append((str(i), who, note.channel, duration(note.within_minutes * 60)))
-    s.table(["#", "who", "channel", "within"], rows)
+        within = duration(note.within_minutes * 60) if note.within_minutes else "at once"
+        rows.append((str(i), who, note.channel, within))
+    s.table(["#", "who", "channel", "within (of the declaration)"], rows)
     s.h("Deactivation")
     s.ul(act.deactivation)
     return s
