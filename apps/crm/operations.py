@@ -243,9 +243,12 @@ def _resolve_linked(conn: Conn, user: Principal, problem: dict[str, Any], fix: s
         "SELECT * FROM tickets WHERE problem_id = %s AND kind = 'incident' FOR UPDATE",
         (problem["id"],),
     ).fetchall()
+    note = f"resolved by problem {problem['number']}"
     for incident in rows:
+        if incident["status"] == "new":  # never picked up: take it, then resolve it
+            _move(conn, user, incident, "in_progress", note)
+            incident = {**incident, "status": "in_progress"}
         if "resolved" in itil.allowed("incident", incident["status"]):
-            note = f"resolved by problem {problem['number']}"
             _move(conn, user, incident, "resolved", note, fix or note)
 
 

@@ -23,7 +23,7 @@ WITH judged AS (
 SELECT number, kind, title, status, priority, desk_code AS desk, group_code AS "group",
        reported_at, response_due, resolve_due, response_late AS response_breached,
        resolve_late AS resolve_breached,
-       round(extract(epoch FROM coalesce(resolved_at, closed_at, now()) - resolve_due) / 60)
+       round(extract(epoch FROM coalesce(resolved_at, closed_at, now()) - resolve_due) / 60)::bigint
          AS resolve_overdue_minutes
   FROM judged WHERE response_late OR resolve_late
  ORDER BY priority, resolve_due LIMIT %(limit)s"""

@@ -47,6 +47,7 @@ def csrf_value(token: str) -> str:
 def _page(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("user", None)
     context.setdefault("csrf", "")
+    context.setdefault("error", None)
     html = TEMPLATES.get_template(name).render(site=request.app.state.settings.site, **context)
     return HTMLResponse(html, status_code=code)
 
