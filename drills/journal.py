@@ -126,6 +126,7 @@ class Journal(Model):
     platform: dict[str, str]
     topology_sha256: str
     started_at: float
+    engine_pid: int | None = None  # a running journal whose engine is gone needs recovery
     ended_at: float | None = None
     status: Status = Status.RUNNING
     phase: Phase = Phase.PREFLIGHT

@@ -76,6 +76,16 @@ class Estate(ABC):
     def remove_latency(self, site: str) -> None:
         raise NotImplementedError("this estate cannot inject WAN latency")
 
+    def secret(self, name: str) -> str:
+        """A credential (db_superuser, prober_token, ...): the lab generates them at `lab up`;
+        production reads DRCTL_SECRET_<NAME> from the environment."""
+        import os
+
+        value = os.environ.get(f"DRCTL_SECRET_{name.upper()}")
+        if value is None:
+            raise NotImplementedError(f"set DRCTL_SECRET_{name.upper()}")
+        return value
+
     def latency(self, site: str) -> float | None:
         """The WAN latency (ms) currently injected at `site`, None when there is none."""
         return None
