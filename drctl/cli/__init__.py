@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -42,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if not sys.stdout.isatty():
+        # tables piped to a log or CI: wide enough not to wrap names and addresses
+        os.environ.setdefault("COLUMNS", "140")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
