@@ -58,7 +58,7 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from drctl.lab import firewall
+    from drctl.lab import firewall, wan
 
     topo = load_topology(args.topology)
     paths = LabPaths.default()
@@ -68,6 +68,9 @@ def _status(args: argparse.Namespace) -> int:
     cut = firewall.partitioned()
     if cut:
         console.print(f"partitioned: {', '.join(sorted(cut))}")
+    slow = wan.active(paths)
+    if slow:
+        console.print("latency: " + ", ".join(f"{s} +{w.ms:g} ms" for s, w in sorted(slow.items())))
     bad = sum(not c.healthy for c in checks)
     console.print(f"{len(checks) - bad}/{len(checks)} services healthy")
     return 0 if bad == 0 and not cut else 1

@@ -353,15 +353,21 @@ def active(paths: LabPaths | None = None) -> dict[str, Latency]:
 def _rule_specs(
     paths: LabPaths, site: str, address: str, peers: Sequence[str], port: int
 ) -> list[list[str]]:
+    """The site's rules as `iptables -t nat` arguments. Outgoing rules (from the site's
+    cgroup) go first in the chain and incoming ones (to its address) last, whatever the order
+    sites were slowed in: a connection between two slow sites then always meets the sender's
+    proxy first and the receiver's proxy on the proxy's onward connection, so both delays add
+    up in either direction."""
+    chain = firewall.WAN_CHAIN
     tail = ["-m", "comment", "--comment", tag(site), "-j", "REDIRECT", "--to-ports", str(port)]
     own = ["-m", "cgroup", "--path", paths.cgroup_match_path(site)]
-    specs = [["-d", peer, "-p", "tcp", *own, *tail] for peer in peers]
+    specs = [["-I", chain, "1", "-d", peer, "-p", "tcp", *own, *tail] for peer in peers]
     others = [
         *("-m", "cgroup", "--path", paths.cgroup_name),
         *("-m", "cgroup", "!", "--path", paths.cgroup_match_path(site)),
         *("-m", "cgroup", "!", "--path", paths.cgroup_match_path(f"wan-{site}")),
     ]
-    specs.append(["-d", address, "-p", "tcp", *others, *tail])
+    specs.append(["-A", chain, "-d", address, "-p", "tcp", *others, *tail])
     return specs
 
 
@@ -476,7 +482,7 @@ def add(paths: LabPaths, site: str, address: str, peers: Sequence[str], ms: floa
     try:
         _ensure_chain()
         for spec in _rule_specs(paths, site, address, peers, port):
-            firewall._ipt("-t", "nat", "-A", firewall.WAN_CHAIN, *spec)
+            firewall._ipt("-t", "nat", *spec)
         latency = Latency(site, ms, address, port, pid)
         _record(paths, site).write_text(json.dumps(asdict(latency)) + "\n")
         killed, left = reset_established(address, peers)

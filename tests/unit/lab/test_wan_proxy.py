@@ -70,7 +70,6 @@ def test_round_trip_takes_twice_the_delay() -> None:
     times = asyncio.run(scenario())
     assert min(times) >= 2 * DELAY_MS, times
     assert statistics.median(times) < 2 * DELAY_MS + 50, times
-    assert max(times) < 2 * DELAY_MS + 50, times
 
 
 def test_no_per_chunk_serialisation_delay() -> None:
@@ -100,7 +99,8 @@ def test_no_per_chunk_serialisation_delay() -> None:
     assert len(arrivals) == len(sent)
     lags = [(a - s) * 1000 for a, s in zip(arrivals, sent, strict=True)]
     assert min(lags) >= DELAY_MS, lags
-    assert max(lags) < DELAY_MS + 30, lags
+    assert statistics.median(lags) < DELAY_MS + 20, lags
+    assert max(lags) < DELAY_MS + 100, lags  # one delay each would reach 20 x 50 ms
 
 
 def test_one_mebibyte_each_way_arrives_intact() -> None:
@@ -193,7 +193,7 @@ def test_refused_destination_resets_after_a_round_trip() -> None:
 
     took, outcome = asyncio.run(scenario())
     assert isinstance(outcome, ConnectionResetError)
-    assert 2 * DELAY_MS <= took < 2 * DELAY_MS + 50
+    assert 2 * DELAY_MS <= took < 2 * DELAY_MS + 100
 
 
 def test_source_address_is_the_true_site_address() -> None:
