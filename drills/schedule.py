@@ -54,17 +54,25 @@ def last_successful(journals: Iterable[Journal], system: str) -> float | None:
     return max(starts, default=None)
 
 
-def _choose(system: System, drills: Mapping[str, Drill], due: set[str]) -> str | None:
-    """The drill to run for `system`: its tier's preferred kind first, then the one covering
-    the most due systems (fewer runs), then by id so the choice is stable."""
+def _choose(
+    system: System, drills: Mapping[str, Drill], due: set[str], chosen: set[str]
+) -> str | None:
+    """The drill to run for `system`: its tier's preferred kind first, then one already chosen
+    for another system, then the one covering the most due systems (each choice saves a run),
+    then by id so the choice is stable."""
     covering = [(i, d) for i, d in drills.items() if system.name in d.systems]
     if not covering:
         return None
     preferred = PREFERRED_KIND.get(system.tier)
 
-    def key(item: tuple[str, Drill]) -> tuple[bool, int, str]:
+    def key(item: tuple[str, Drill]) -> tuple[bool, bool, int, str]:
         drill_id, drill = item
-        return (drill.kind != preferred, -len(due & set(drill.systems)), drill_id)
+        return (
+            drill.kind != preferred,
+            drill_id not in chosen,
+            -len(due & set(drill.systems)),
+            drill_id,
+        )
 
     return min(covering, key=key)[0]
 
@@ -85,9 +93,11 @@ def due(
     if not last:
         return []
     groups: dict[str | None, list[str]] = {}
-    for system in topology.systems:
+    # most critical first, so lower tiers join the drill chosen for tier 1 where it covers them
+    for system in sorted(topology.systems, key=lambda s: (s.tier, s.name)):
         if system.name in last:
-            groups.setdefault(_choose(system, drills, set(last)), []).append(system.name)
+            chosen = {d for d in groups if d is not None}
+            groups.setdefault(_choose(system, drills, set(last), chosen), []).append(system.name)
 
     items = []
     for drill_id, names in groups.items():
