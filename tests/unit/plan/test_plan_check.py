@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import NOW, REPO, Estate
+from plan_estate import NOW, REPO, Estate
 
 from drctl.cli import main
 from drctl.plan import TRIGGERS, PlanPaths, assess, render_plan, staleness, write_plan

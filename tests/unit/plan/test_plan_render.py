@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import NOW, REPO, Estate, copy_estate
+from plan_estate import NOW, REPO, Estate, copy_estate
 
 from drctl.plan import html as plan_html
 from drctl.plan.manifest import read_manifest

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from conftest import NOW, Estate
+from plan_estate import NOW, Estate
 
 from drctl.plan import TRIGGERS
 

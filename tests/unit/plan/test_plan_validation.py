@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from conftest import Estate
+from plan_estate import Estate
 
 from drctl.cli import main
 from drctl.errors import ConfigError
