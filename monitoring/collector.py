@@ -76,6 +76,7 @@ class DrctlCollector(Collector):
         self._addresses = {s.name: str(s.lab_address) for s in topo.sites}
         self._addresses.update(self.config.site_addresses or {})
         self._site_endpoints = self._probe_plan(topo)
+        self._static = self._topology_metrics()  # the same on every scrape; built once
 
     def _probe_plan(self, topo: Topology) -> dict[str, list[HostPort]]:
         """The endpoints probed per site: its own services first, then its systems' endpoints.
@@ -112,7 +113,7 @@ class DrctlCollector(Collector):
             if self.plan is not None:
                 jobs["plan"] = pool.submit(self._plan)
             lag_job = pool.submit(self._lags)
-            yield from self._topology_metrics()
+            yield from self._static
             yield from self._collect_lag(lag_job, source_up)
             for source, job in jobs.items():
                 try:
@@ -155,7 +156,7 @@ class DrctlCollector(Collector):
         everything = {hp for eps in self._site_endpoints.values() for hp in eps}
         answered = self.prober(everything, self.config.probe_timeout_seconds)
         up = _gauge("site_up", "1 if the site's services answer on TCP", ["site"])
-        total = _gauge("site_endpoints", "TCP endpoints the topology places at the site", ["site"])
+        total = _gauge("site_endpoints", "TCP endpoints probed at the site", ["site"])
         ok = _gauge("site_endpoints_answering", "of those, how many answered", ["site"])
         for site, eps in self._site_endpoints.items():
             n = sum(1 for hp in eps if hp in answered)
@@ -191,11 +192,18 @@ class DrctlCollector(Collector):
             log.warning("source patroni failed: %s", exc)
             source_up.add_metric(["patroni"], 0)
             return [secs, nbytes]
-        failed = 0
+        failed = {system: m for system, m in lags.items() if isinstance(m, Exception)}
+        if failed:
+            first = next(iter(failed))
+            log.warning(
+                "Patroni unreadable for %d system(s): %s: %s%s",
+                len(failed),
+                first,
+                failed[first],
+                ", ..." if len(failed) > 1 else "",
+            )
         for system, members in lags.items():
             if isinstance(members, Exception):
-                log.warning("Patroni of %s unreadable: %s", system, members)
-                failed += 1
                 continue
             for m in members:
                 if m.lag_bytes is not None:

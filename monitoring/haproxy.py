@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from drctl.topology.model import Topology
@@ -51,32 +52,38 @@ def parse_stats_csv(text: str) -> list[Server]:
     return out
 
 
-def _tokens(name: str) -> set[str]:
-    return set(re.split(r"[-_.:/ ]+", name.lower()))
+def _named(name: str, names: Collection[str]) -> str | None:
+    """`name` itself if it is one of `names`, else the first of its parts that is."""
+    name = name.lower()
+    if name in names:
+        return name
+    return next((t for t in re.split(r"[_.:/ ]+|-", name) if t in names), None)
 
 
 def active_backends(topo: Topology, servers: list[Server]) -> dict[tuple[str, str], int]:
     """{(system, site): 1 if the front door routes the system to that site now, else 0}."""
     by_addr = {str(s.lab_address): s.name for s in topo.sites}
+    app_port = {s.app.port: s for s in topo.systems if s.app is not None}
+    by_name = {s.name: s for s in topo.systems}
+    # each server matched once: by address (a site's address and a system's app port), else
+    # by names (a backend named after the system, the server after one of its sites)
+    mine: dict[str, list[tuple[str, Server]]] = {}
+    for server in servers:
+        host, _, port = server.addr.rpartition(":")
+        site = by_addr.get(host)
+        system = app_port.get(int(port)) if port.isdigit() and site is not None else None
+        if system is None or site not in system.placement:
+            name = _named(server.backend, by_name)
+            system = by_name[name] if name else None
+            site = _named(server.name, system.placement) if system else None
+            if system is None or site is None:
+                continue
+        mine.setdefault(system.name, []).append((site, server))
     out: dict[tuple[str, str], int] = {}
     for system in topo.systems:
-        if system.app is None:
-            continue
-        port = str(system.app.port)
-        mine: list[tuple[str, Server]] = []
-        for server in servers:
-            host, _, sport = server.addr.rpartition(":")
-            site = by_addr.get(host)
-            if site is not None and sport == port:
-                matched = True
-            else:
-                matched = system.name in _tokens(server.backend)
-                site = next((p for p in system.placement if p in _tokens(server.name)), None)
-            if matched and site in system.placement:
-                mine.append((site, server))
-        if not mine:
+        if system.app is None or system.name not in mine:
             continue  # the front door does not serve this system (or names it unrecognisably)
-        usable = [(site, s) for site, s in mine if s.status.startswith(USABLE)]
+        usable = [(site, s) for site, s in mine[system.name] if s.status.startswith(USABLE)]
         active = {site for site, s in usable if not s.backup}
         if not active:
             backups = [site for site, s in usable if s.backup]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import errno
 import heapq
-import ipaddress
 import os
 import selectors
 import socket
@@ -42,21 +41,26 @@ class Target:
 
 
 def http_target(url: str) -> Target:
+    host, port, path = _split_url(url)
+    header_host = f"[{host}]" if ":" in host else host
+    request = (
+        f"GET {path} HTTP/1.0\r\nHost: {header_host}:{port}\r\nUser-Agent: drctl-exporter\r\n"
+        "Accept: */*\r\nConnection: close\r\n\r\n"
+    ).encode("latin-1")
+    return Target(host, port, request, url)
+
+
+def _split_url(url: str) -> tuple[str, int, str]:
+    if url.startswith("http://"):  # the common case, a tenth of urlsplit's time
+        hostport, slash, rest = url[7:].partition("/")
+        host, _, port = hostport.rpartition(":")
+        if host and port.isdigit() and "[" not in host and "@" not in host:
+            return host, int(port), slash + rest if slash else "/"
     parts = urlsplit(url)
     if parts.scheme != "http" or not parts.hostname:
         raise ValueError(f"{url}: only http://host[:port]/path URLs are supported")
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    host = parts.hostname
-    header_host = f"[{host}]" if ":" in host else host
-    if parts.port:
-        header_host += f":{parts.port}"
-    request = (
-        f"GET {path} HTTP/1.0\r\nHost: {header_host}\r\nUser-Agent: drctl-exporter\r\n"
-        "Accept: */*\r\nConnection: close\r\n\r\n"
-    ).encode("latin-1")
-    return Target(host, parts.port or 80, request, url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return parts.hostname, parts.port or 80, path
 
 
 def probe(endpoints: Collection[HostPort], timeout: float) -> set[HostPort]:
@@ -263,12 +267,14 @@ class _Loop:
 
 
 def _resolve(host: str, port: int) -> tuple[socket.AddressFamily, tuple[str, int]]:
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        return info[0], (str(info[4][0]), port)
-    return (socket.AF_INET6 if ip.version == 6 else socket.AF_INET), (host, port)
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        return family, (host, port)
+    info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    return info[0], (str(info[4][0]), port)
 
 
 def _reason(exc: BaseException) -> str:
