@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 
 import psycopg
@@ -28,14 +29,19 @@ def build(
         max_size=settings.pool_max,
     )
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # Best effort: the app must start even while the database is failing over.
+    def ensure_tokens() -> None:
+        # The migration step already did this; here it only repairs, so it never delays
+        # startup, and the app must start even while the database is failing over.
         try:
             with db.transaction() as conn:
                 ensure_admin(conn, settings.admin_token, settings.prober_token)
         except (DatabaseUnavailable, psycopg.Error) as exc:
-            log.warning("admin token not ensured at startup: %s", exc)
+            log.warning("admin and prober tokens not ensured at startup: %s", exc)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.admin_token or settings.prober_token:
+            threading.Thread(target=ensure_tokens, name="ensure-tokens", daemon=True).start()
         yield
         db.close()
 
