@@ -12,6 +12,7 @@ import hashlib
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,15 +59,18 @@ class Prober:
         )
 
     def _loop(self, period: float, work: Any) -> None:
+        """Start `work` every `period` even while earlier requests hang: a request stuck on a
+        dead backend must not hide that the next one would already succeed."""
         next_at = time.monotonic()
-        while not self._stop.is_set():
-            work()
-            next_at += period
-            delay = next_at - time.monotonic()
-            if delay > 0:
-                self._stop.wait(delay)
-            else:
-                next_at = time.monotonic()  # fell behind (a slow request): don't burst
+        with ThreadPoolExecutor(max_workers=int(REQUEST_TIMEOUT / period) + 2) as pool:
+            while not self._stop.is_set():
+                pool.submit(work)
+                next_at += period
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    self._stop.wait(delay)
+                else:
+                    next_at = time.monotonic()  # every worker busy: don't burst
 
     def _reader(self, target: ProbeTarget) -> None:
         out = self.samples[target.system].read
@@ -80,6 +84,7 @@ class Prober:
                     ok = False
                 with self._lock:
                     out.append((start, ok, (time.time() - start) * 1000))
+                    out.sort()  # concurrent requests finish out of order
 
             self._loop(self.period, once)
 
@@ -90,17 +95,19 @@ class Prober:
 
             def once() -> None:
                 nonlocal seq
-                seq += 1
+                with self._lock:
+                    seq += 1
+                    mine = seq
                 start = time.time()
-                body = {"drill": self.run_id, "seq": seq, "client_ts": start}
+                body = {"drill": self.run_id, "seq": mine, "client_ts": start}
                 try:
                     acked = client.post("/api/probe/writes", json=body).status_code == 201
                 except httpx.HTTPError:
                     acked = False
                 with self._lock:
-                    samples.write.append((start, seq, acked))
+                    samples.write.append((start, mine, acked))
                     if acked:
-                        samples.acked[seq] = start
+                        samples.acked[mine] = start
 
             self._loop(self.period, once)
 
@@ -111,16 +118,18 @@ class Prober:
 
             def once() -> None:
                 nonlocal seq
-                seq += 1
+                with self._lock:
+                    seq += 1
+                    mine = seq
                 content = os.urandom(24).hex()
-                body = {"drill": self.run_id, "seq": seq, "content": content}
+                body = {"drill": self.run_id, "seq": mine, "content": content}
                 try:
                     resp = client.post("/api/probe/documents", json=body)
                 except httpx.HTTPError:
                     return
                 if resp.status_code == 201:
                     with self._lock:
-                        samples.documents[seq] = hashlib.sha256(content.encode()).hexdigest()
+                        samples.documents[mine] = hashlib.sha256(content.encode()).hexdigest()
 
             self._loop(max(self.period * 5, 0.25), once)
 
