@@ -6,6 +6,7 @@ the line where that value (or the nearest enclosing one) is written.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from drctl.errors import ConfigError, Problem
 
 Loc = tuple[str | int, ...]
+PLAIN_KEY = re.compile(r"[\w-]+")
 M = TypeVar("M", bound=BaseModel)
 
 # Aliases can make a small file expand enormously ("billion laughs"); no real input comes close.
@@ -47,9 +49,15 @@ class Located:
 
 
 def dotted(loc: Sequence[str | int]) -> str:
+    """("sites", 2, "lab_address") -> "sites[2].lab_address"; odd keys quoted, on one line."""
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int) and not isinstance(part, bool):
+            out += f"[{part}]"
+        elif isinstance(part, str) and PLAIN_KEY.fullmatch(part):
+            out += f".{part}" if out else part
+        else:  # YAML allows any scalar as a key: "", "a\nb", 1.5, null, true
+            out += f"[{part!r}]"
     return out
 
 
@@ -113,6 +121,10 @@ def load_yaml(path: Path) -> Located:
         raise ConfigError.single(path, "", f"not UTF-8 text (byte {exc.start})") from None
     try:
         node = yaml.compose(text, Loader=SafeLoader)
+    except yaml.reader.ReaderError as exc:  # a character YAML forbids, e.g. a control code
+        at = text.count("\n", 0, exc.position) + 1
+        reason = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+        raise ConfigError.single(path, "", f"malformed YAML: {reason}", at) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
