@@ -148,16 +148,19 @@ def _corrective(journal: Journal) -> str:
 
 # --- timeline (inline SVG) -------------------------------------------------------------------
 
-W, H, LEFT, RIGHT = 960, 236, 64, 16
-PLOT_TOP, PLOT_BOTTOM = 50, 168
-STRIPS = {"reads": (82, 110), "writes": (120, 148)}
+W, H, LEFT, RIGHT = 960, 244, 64, 16
+PLOT_TOP, PLOT_BOTTOM = 58, 176
+STRIPS = {"reads": (90, 118), "writes": (128, 156)}
+MARKER_ROWS = (12, 25, 38, 51)  # label baselines above the plot
+PHASE_ROWS = (PLOT_TOP + 11, PLOT_TOP + 24)
+CHAR_W = 6.5  # a generous average glyph width at font-size 11, to keep labels apart
 OK, FAILED, LOST = "#2e9e4f", "#d93025", "#5b2a86"
 PHASE_FILL = ("#e6eefa", "#f6efdf", "#e8f4ea", "#f4e7f1", "#eceff1")
-MARKERS = (  # field, label, colour, dash, label row
-    ("t0", "t0 fault", "#b3261e", "", 14),
-    ("detection", "detection", "#c77700", "4 3", 28),
-    ("declaration", "declaration", "#6a3fb5", "4 3", 42),
-    ("t1", "t1 recovered", "#17772f", "", 14),
+MARKERS = (  # field, label, colour, dash
+    ("t0", "t0 fault", "#b3261e", ""),
+    ("detection", "detection", "#c77700", "4 3"),
+    ("declaration", "declaration", "#6a3fb5", "4 3"),
+    ("t1", "t1 recovered", "#17772f", ""),
 )
 TICK_STEPS = (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
 
@@ -171,6 +174,21 @@ def _step(times: list[float], hint: float | None) -> float:
         return hint
     gaps = sorted(b - a for a, b in itertools.pairwise(times) if b > a)
     return gaps[len(gaps) // 2] if gaps else 0.1
+
+
+class _Rows:
+    """Greedy label placement: each label takes the first row where it overlaps no other
+    (RTOs under a second put t0, detection, declaration and t1 within a few pixels)."""
+
+    def __init__(self, count: int) -> None:
+        self.taken: list[list[tuple[float, float]]] = [[] for _ in range(count)]
+
+    def place(self, x0: float, x1: float) -> int | None:
+        for i, spans in enumerate(self.taken):
+            if all(x1 + 4 <= a or x0 >= b + 4 for a, b in spans):
+                spans.append((x0, x1))
+                return i
+        return None
 
 
 def _runs(points: list[tuple[float, bool]], step: float) -> list[tuple[float, float, bool]]:
@@ -218,19 +236,28 @@ def timeline_svg(journal: Journal, system: str) -> str:
         f"<title>{escape(system)}: probe success over time</title>",
     ]
     phases = sorted(journal.phases.items(), key=lambda kv: (kv[1][0], kv[0]))
+    bands: list[tuple[str, float, float]] = []
     for i, (name, (start, end)) in enumerate(phases):
         stop = hi if end is None else end
-        if stop < lo or start > hi:
+        if stop <= lo or start >= hi:  # no overlap with the samples shown
             continue
         x0, x1 = x(start), x(stop)
+        bands.append((name, x0, x1))
         out.append(
             f'<rect class="phase" x="{_f(x0)}" y="{PLOT_TOP}" width="{_f(max(x1 - x0, 0.5))}" '
             f'height="{PLOT_BOTTOM - PLOT_TOP}" fill="{PHASE_FILL[i % len(PHASE_FILL)]}">'
             f"<title>{escape(name)}</title></rect>"
         )
-        if x1 - x0 >= 24:  # narrower bands keep their name in the tooltip only
-            y = PLOT_TOP + (11 if i % 2 == 0 else 24)
-            out.append(f'<text x="{_f(x0 + 3)}" y="{y}" fill="#556">{escape(name)}</text>')
+    # names after all bands (none covered), widest band first; a name may run past a narrow
+    # band, never over another name nor off the chart; with no room it stays in the tooltip
+    phase_rows = _Rows(len(PHASE_ROWS))
+    for name, x0, _x1 in sorted(bands, key=lambda b: (-(b[2] - b[1]), b[1])):
+        lx = min(x0 + 3, W - RIGHT - CHAR_W * len(name))
+        row = phase_rows.place(lx, lx + CHAR_W * len(name))
+        if row is not None:
+            out.append(
+                f'<text x="{_f(lx)}" y="{PHASE_ROWS[row]}" fill="#556">{escape(name)}</text>'
+            )
     for label, points, hint in (
         ("reads", reads, r.probe_resolution_seconds),
         ("writes", writes, None),
@@ -272,21 +299,26 @@ def timeline_svg(journal: Journal, system: str) -> str:
         f'<text x="{(LEFT + W - RIGHT) // 2}" y="{PLOT_BOTTOM + 32}" text-anchor="middle">'
         f"{axis}</text>"
     )
-    for field, label, colour, dash, row in MARKERS:
+    marker_rows = _Rows(len(MARKER_ROWS))
+    for field, label, colour, dash in MARKERS:
         if field not in marks:
             continue
         mx = x(marks[field])
         text = label
         if field == "t1" and r.rto_seconds is not None:
             text += f" (RTO {r.rto_seconds:.2f} s)"
-        anchor = "end" if mx > W - 160 else "start"
-        dx = -3 if anchor == "end" else 3
+        width = CHAR_W * len(text)
+        right = mx + 3 + width <= W - RIGHT  # the label reads to the right of its line if it fits
+        x0 = mx + 3 if right else mx - 3 - width
+        row = marker_rows.place(x0, x0 + width)
+        y = MARKER_ROWS[-1 if row is None else row]  # crowded: overlap rather than hide
         dasharray = f' stroke-dasharray="{dash}"' if dash else ""
         out.append(
-            f'<line class="marker {field}" x1="{_f(mx)}" y1="{row + 3}" x2="{_f(mx)}" '
-            f'y2="{PLOT_BOTTOM}" stroke="{colour}" stroke-width="1.5"{dasharray}/>'
-            f'<text x="{_f(mx + dx)}" y="{row}" text-anchor="{anchor}" fill="{colour}">'
-            f"{escape(text)}</text>"
+            f'<line class="marker {field}" x1="{_f(mx)}" y1="{y + 3}" x2="{_f(mx)}" '
+            f'y2="{PLOT_BOTTOM}" stroke="{colour}" stroke-width="1.5"{dasharray}>'
+            f"<title>{escape(text)}</title></line>"
+            f'<text x="{_f(mx + 3 if right else mx - 3)}" y="{y}" '
+            f'text-anchor="{"start" if right else "end"}" fill="{colour}">{escape(text)}</text>'
         )
     legend = ((OK, "probe succeeded / write acknowledged"), (FAILED, "failed"), (LOST, "lost"))
     lx = LEFT
