@@ -451,21 +451,22 @@ def _ss_filter(address: str, peers: Sequence[str]) -> str:
     return f"( src {address} and ( {to} ) ) or ( dst {address} and ( {back} ) )"
 
 
+def _sockets(*ss_args: str) -> set[tuple[str, str]]:
+    proc = subprocess.run(["ss", *ss_args], capture_output=True, text=True, timeout=30)
+    # -H, one state: Recv-Q Send-Q Local:Port Peer:Port
+    return {(f[2], f[3]) for f in map(str.split, proc.stdout.splitlines()) if len(f) >= 4}
+
+
 def reset_established(address: str, peers: Sequence[str]) -> tuple[int, int]:
     """Destroy established TCP connections between `address` and `peers` (ss -K); returns
-    (sockets destroyed, sockets still there)."""
+    (sockets destroyed, sockets that survived). Connections made meanwhile (through the proxy,
+    with new ports) are not counted as survivors."""
     if not peers:
         return 0, 0
-    killed = subprocess.run(
-        ["ss", "-K", "-tnH", *_established(address, peers)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    left = subprocess.run(
-        ["ss", "-tnH", *_established(address, peers)], capture_output=True, text=True, timeout=30
-    )
-    return len(killed.stdout.splitlines()), len(left.stdout.splitlines())
+    before = _sockets("-tnH", *_established(address, peers))
+    killed = _sockets("-K", "-tnH", *_established(address, peers))
+    after = _sockets("-tnH", *_established(address, peers))
+    return len(killed), len(before & after)
 
 
 def add(paths: LabPaths, site: str, address: str, peers: Sequence[str], ms: float) -> Latency:
@@ -510,6 +511,8 @@ def remove(paths: LabPaths, site: str) -> None:
     cgroups.remove_tree(cgroup)
     _record(paths, site).unlink(missing_ok=True)
     _record(paths, site).with_suffix(".log").unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # only when no other site has latency
+        _record(paths, site).parent.rmdir()
 
 
 if __name__ == "__main__":
