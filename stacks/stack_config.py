@@ -229,7 +229,8 @@ def check_settings(settings: StackSettings, topo: Topology, stack: str) -> list[
         for field, (low, high) in SIZE_LIMITS.items():
             value = getattr(size, field)
             if not low <= value <= high:
-                add(("sizes", kind.value, field), f"{value} is out of range ({low} to {high})")
+                loc = ("sizes", kind.value, to_camel(field))
+                add(loc, f"{value} is out of range ({low} to {high})")
     _check_backup(settings.backup, add)
     if not DOMAIN.match(settings.front_door.domain):
         add(("frontDoor", "domain"), f"{settings.front_door.domain!r} is not a DNS domain name")

@@ -10,15 +10,22 @@ import asyncio
 import json
 import runpy
 import sys
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import yaml
 
 from drctl import REPO_ROOT
+
+with warnings.catch_warnings():  # the SDK warns about its own deprecated aliases when loaded
+    warnings.simplefilter("ignore", DeprecationWarning)
+    for module in (aws.s3, aws.iam, aws.kms, aws.route53):
+        getattr(module, "__all__", None)  # modules load lazily: touch one to load it now
 
 STACKS = REPO_ROOT / "stacks"
 if str(STACKS) not in sys.path:  # as the Pulumi CLI does when it runs the program directory
@@ -54,12 +61,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return args.inputs["bucket"], state
         if args.typ == "aws:kms/key:Key":
             state["arn"] = f"arn:aws:kms:eu-south-1:{ACCOUNT}:key/{args.name}"
-        elif args.typ.startswith("aws:iam/"):
+        elif args.typ == "aws:iam/accessKey:AccessKey":
+            state["secret"] = "test-secret"
+        elif args.typ in ("aws:iam/user:User", "aws:iam/role:Role"):
             kind = args.typ.split(":")[-1].lower()
             state.setdefault("name", args.name)
             state["arn"] = f"arn:aws:iam::{ACCOUNT}:{kind}/drctl/{args.name}"
-        elif args.typ == "aws:iam/accessKey:AccessKey":
-            state["secret"] = "test-secret"
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
@@ -70,6 +77,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 class StackRun:
     resources: list[Res]
     outputs: dict[str, Any]
+    error: BaseException | None = None
 
     def of_type(self, type_: str) -> list[Res]:
         return [r for r in self.resources if r.type == type_]
@@ -88,6 +96,15 @@ def stack_config(stack: str = "production") -> dict[str, Any]:
 
 
 def run_stack(config: dict[str, Any], stack: str = "production") -> StackRun:
+    """Run the program; raise what it raised."""
+    run = try_stack(config, stack)
+    if run.error is not None:
+        raise run.error
+    return run
+
+
+def try_stack(config: dict[str, Any], stack: str = "production") -> StackRun:
+    """Run the program; what it raised is in `error`, next to what it declared before."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(_run, config, stack).result()
 
@@ -103,7 +120,7 @@ def _run(config: dict[str, Any], stack: str) -> StackRun:
         )
         outputs: dict[str, Any] = {}
 
-        @pulumi.runtime.test
+        @pulumi.runtime.test  # type: ignore[untyped-decorator]
         def program() -> pulumi.Output[None]:
             runpy.run_path(str(STACKS / "__main__.py"), run_name="__main__")
             root = pulumi.runtime.get_root_resource()
@@ -111,7 +128,10 @@ def _run(config: dict[str, Any], stack: str) -> StackRun:
             exported: dict[str, Any] = root.outputs  # type: ignore[attr-defined]
             return pulumi.Output.from_input(exported).apply(outputs.update)
 
-        program()
+        try:
+            program()
+        except Exception as exc:
+            return StackRun(mocks.resources, outputs, exc)
         return StackRun(mocks.resources, outputs)
     finally:
         loop.close()
