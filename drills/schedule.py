@@ -30,14 +30,14 @@ class DueItem:
     `drill_id` is None when no drill in the catalogue covers these systems (nothing can run;
     the CLI reports it). `last_run` is the oldest of the systems' last successful drills (None:
     one of them was never drilled), `due_since` when that one fell due (None: due since always)
-    and `overdue_days` how many whole days ago that was (0: due today; None: never drilled).
+    and `overdue_days` how many whole days ago that was (0: due today, or never drilled).
     """
 
     drill_id: str | None
     systems: tuple[str, ...]
     last_run: float | None
     due_since: float | None
-    overdue_days: int | None
+    overdue_days: int
 
 
 def _successful(journal: Journal) -> bool:
@@ -83,7 +83,7 @@ def due(
     journals: list[Journal],
     now: float,
 ) -> list[DueItem]:
-    """Drills due at `now`, most overdue first (never-drilled systems before all others)."""
+    """Drills due at `now`: never-drilled systems first, then the most overdue."""
     last: dict[str, float | None] = {}
     for system in topology.systems:
         every = topology.tier(system.tier).drill_every_days * DAY
@@ -104,7 +104,7 @@ def due(
         runs = [last[n] for n in names]
         oldest = None if None in runs else min(r for r in runs if r is not None)
         if oldest is None:
-            items.append(DueItem(drill_id, tuple(sorted(names)), None, None, None))
+            items.append(DueItem(drill_id, tuple(sorted(names)), None, None, 0))
             continue
         # the system that fell due first sets the group's date
         due_since = min(
@@ -116,8 +116,8 @@ def due(
     return sorted(
         items,
         key=lambda i: (
-            i.overdue_days is not None,
-            -(i.overdue_days or 0),
+            i.due_since is not None,
+            -i.overdue_days,
             i.due_since or 0.0,
             i.drill_id or "",
         ),

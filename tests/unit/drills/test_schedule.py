@@ -89,24 +89,22 @@ def _ran(days_ago: float, systems: tuple[str, ...] = ("ecm", "crm"), **kw: Any) 
 
 
 def test_never_drilled_everything_is_due_with_the_site_loss_drill() -> None:
-    assert due(TOPOLOGY, DRILLS, [], NOW) == [
-        DueItem("site-loss", ("crm", "ecm"), None, None, None)
-    ]
+    assert due(TOPOLOGY, DRILLS, [], NOW) == [DueItem("site-loss", ("crm", "ecm"), None, None, 0)]
 
 
 @pytest.mark.parametrize(
     ("days_ago", "is_due", "overdue_days"),
     [
-        (0, False, None),
-        (89.99, False, None),
-        (90, False, None),  # exactly one period: still within it
+        (0, False, 0),
+        (89.99, False, 0),
+        (90, False, 0),  # exactly one period: still within it
         (90 + 1 / DAY, True, 0),  # one second later
         (90.999, True, 0),
         (91, True, 1),
         (100.5, True, 10),
     ],
 )
-def test_tier_1_period_boundary(days_ago: float, is_due: bool, overdue_days: int | None) -> None:
+def test_tier_1_period_boundary(days_ago: float, is_due: bool, overdue_days: int) -> None:
     journals = [_ran(days_ago, ("ecm",)), _ran(1, ("crm",))]
     items = due(TOPOLOGY, DRILLS, journals, NOW)
     if not is_due:
@@ -180,8 +178,8 @@ def test_without_the_site_loss_drill_any_covering_drill_is_chosen() -> None:
 def test_a_system_no_drill_covers_is_reported_without_a_drill() -> None:
     drills = {"ecm-leader-crash": DRILLS["ecm-leader-crash"]}
     assert due(TOPOLOGY, drills, [], NOW) == [
-        DueItem(None, ("crm",), None, None, None),
-        DueItem("ecm-leader-crash", ("ecm",), None, None, None),
+        DueItem(None, ("crm",), None, None, 0),
+        DueItem("ecm-leader-crash", ("ecm",), None, None, 0),
     ]
 
 
@@ -189,7 +187,7 @@ def test_never_drilled_comes_before_the_most_overdue() -> None:
     drills = {k: DRILLS[k] for k in ("ecm-leader-crash", "crm-partition")}
     items = due(TOPOLOGY, drills, [_ran(300, ("ecm",))], NOW)
     assert [(i.drill_id, i.overdue_days) for i in items] == [
-        ("crm-partition", None),
+        ("crm-partition", 0),  # never drilled
         ("ecm-leader-crash", 210),
     ]
     items = due(TOPOLOGY, drills, [_ran(300, ("ecm",)), _ran(200, ("crm",))], NOW)
