@@ -2,8 +2,9 @@
 
 Jobs: `prometheus` (itself), `drctl` (the exporter), `node` (every site's node exporter),
 `patroni` (Patroni's REST /metrics of every cluster member) and `apps` (each application's
-/metrics at each site it is placed). Every target carries `site`, and `system` where it belongs
-to one, so rules and the dashboard group by the topology's names, not by addresses.
+/metrics at each site it is placed). Every target but the exporter carries `site`, and `system`
+where it belongs to one, so rules and the dashboard group by the topology's names, not by
+addresses; the exporter's series name their own site and system.
 
 Run by the `prometheus` role with the repository's Python:
     python -m monitoring.prometheus_config --site-address brindisi=127.10.1.1 ... > prometheus.yml
@@ -73,15 +74,26 @@ def scrape_configs(topo: Topology, addresses: Mapping[str, str]) -> list[dict[st
         if system.app is not None
         for site in system.placement
     ]
+    # The exporter's series carry `site` and `system` of their own (drctl_site_up{site}): its
+    # target gets no such label, and its labels win (honor_labels).
+    exporter = [
+        {"targets": [f"{addresses[s.name]}:{ports.exporter}"]}
+        for s in topo.sites_with(SiteService.EXPORTER)
+    ]
     jobs = [
         ("prometheus", sites(SiteService.PROMETHEUS, ports.prometheus)),
-        ("drctl", sites(SiteService.EXPORTER, ports.exporter)),
+        ("drctl", exporter),
         ("node", sites(SiteService.NODE_EXPORTER, ports.node_exporter)),
         ("patroni", patroni),
         ("apps", apps),
     ]
     return [
-        {"job_name": name, "metrics_path": "/metrics", "static_configs": targets}
+        {
+            "job_name": name,
+            "metrics_path": "/metrics",
+            **({"honor_labels": True} if name == "drctl" else {}),
+            "static_configs": targets,
+        }
         for name, targets in jobs
         if targets
     ]

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from drctl.errors import DrctlError
-from drctl.topology import DEFAULT_PATH, load_topology
+from drctl.topology import DEFAULT_PATH, Topology, load_topology
 from monitoring.collector import DrctlCollector
 from monitoring.config import ExporterConfig
 from monitoring.exporter import build_registry, default_listen, serve
@@ -28,6 +28,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="the front door's stats CSV (default http://<front door>:8404/stats;csv)",
     )
     parser.add_argument("--backup-status", type=Path, default=DEFAULT_BACKUP_STATUS)
+    parser.add_argument(
+        "--site-address",
+        action="append",
+        default=[],
+        metavar="SITE=ADDRESS",
+        help="where a site is, when not at its lab address (repeat per site)",
+    )
     parser.set_defaults(func=_run)
 
 
@@ -38,11 +45,27 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def parse_site_addresses(items: list[str], topo: Topology) -> dict[str, str]:
+    out = {}
+    for item in items:
+        site, sep, address = item.partition("=")
+        if not sep or not site or not address:
+            raise DrctlError(f"--site-address: expected SITE=ADDRESS, got {item!r}")
+        if site not in {s.name for s in topo.sites}:
+            raise DrctlError(f"--site-address: no site {site!r} in the topology")
+        out[site] = address
+    return out
+
+
 def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     topo = load_topology(args.topology)
     host, port = parse_listen(args.listen) if args.listen else default_listen(topo)
-    config = ExporterConfig(haproxy_stats_url=args.haproxy_stats_url, topology_path=args.topology)
+    config = ExporterConfig(
+        haproxy_stats_url=args.haproxy_stats_url,
+        topology_path=args.topology,
+        site_addresses=parse_site_addresses(args.site_address, topo),
+    )
     collector = DrctlCollector(topo, backups=backup_status_file(args.backup_status), config=config)
     try:
         server, thread = serve(build_registry(collector), host, port)
