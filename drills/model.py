@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from drills.vocabulary import ACTIONS, CHECKS
 
@@ -37,14 +37,21 @@ class OnFailure(StrEnum):
     CONTINUE = "continue"
 
 
-def _check_args(
-    kind: str,
-    table: dict[str, tuple[frozenset[str], frozenset[str]]],
-    name: str,
-    args: dict[str, Scalar],
-) -> None:
+Table = dict[str, tuple[frozenset[str], frozenset[str]]]
+
+
+# Field validators, not one model validator, so that a problem names its field: a file's
+# `method[0].action` is unknown, or `method[0].args` lacks one.
+def _known_name(kind: str, table: Table, name: str) -> str:
     if name not in table:
         raise ValueError(f"unknown {kind} {name!r}; known: {', '.join(sorted(table))}")
+    return name
+
+
+def _known_args(kind: str, table: Table, info: ValidationInfo, args: dict[str, Scalar]) -> None:
+    name = info.data.get(kind)  # absent when the name itself was invalid: reported there
+    if name is None:
+        return
     required, optional = table[name]
     missing = required - args.keys()
     if missing:
@@ -58,13 +65,19 @@ class Action(Strict):
     """One allow-listed action, e.g. {action: site.power_off, args: {site: brindisi}}."""
 
     action: str
-    args: dict[str, Scalar] = {}
+    args: dict[str, Scalar] = Field(default={}, validate_default=True)
     timeout_seconds: Annotated[float, Field(gt=0)] = 60
 
-    @model_validator(mode="after")
-    def _known(self) -> Action:
-        _check_args("action", ACTIONS, self.action, self.args)
-        return self
+    @field_validator("action")
+    @classmethod
+    def _known_action(cls, name: str) -> str:
+        return _known_name("action", ACTIONS, name)
+
+    @field_validator("args")
+    @classmethod
+    def _action_args(cls, args: dict[str, Scalar], info: ValidationInfo) -> dict[str, Scalar]:
+        _known_args("action", ACTIONS, info, args)
+        return args
 
 
 class Check(Strict):
@@ -72,12 +85,18 @@ class Check(Strict):
 
     name: str
     check: str
-    args: dict[str, Scalar] = {}
+    args: dict[str, Scalar] = Field(default={}, validate_default=True)
 
-    @model_validator(mode="after")
-    def _known(self) -> Check:
-        _check_args("check", CHECKS, self.check, self.args)
-        return self
+    @field_validator("check")
+    @classmethod
+    def _known_check(cls, name: str) -> str:
+        return _known_name("check", CHECKS, name)
+
+    @field_validator("args")
+    @classmethod
+    def _check_args(cls, args: dict[str, Scalar], info: ValidationInfo) -> dict[str, Scalar]:
+        _known_args("check", CHECKS, info, args)
+        return args
 
 
 class SteadyState(Strict):
@@ -142,7 +161,7 @@ class Step(Strict):
     name: str
     owner: str
     action: str | None = None
-    args: dict[str, Scalar] = {}
+    args: dict[str, Scalar] = Field(default={}, validate_default=True)
     manual: bool = False
     instructions: str = ""
     per_system: bool = Field(default=False, description="repeat for each system in scope")
@@ -150,13 +169,22 @@ class Step(Strict):
     on_failure: OnFailure = OnFailure.ABORT
     expected_seconds: Annotated[float, Field(ge=0)] = 5
 
+    @field_validator("action")
+    @classmethod
+    def _known_action(cls, name: str | None) -> str | None:
+        return None if name is None else _known_name("action", ACTIONS, name)
+
+    @field_validator("args")
+    @classmethod
+    def _action_args(cls, args: dict[str, Scalar], info: ValidationInfo) -> dict[str, Scalar]:
+        # placeholders like "{site}" are filled at run time; check the names only
+        _known_args("action", ACTIONS, info, args)
+        return args
+
     @model_validator(mode="after")
     def _automated_or_manual(self) -> Step:
         if self.manual == (self.action is not None):
             raise ValueError("a step is either manual (manual: true) or names an action")
-        if self.action is not None:
-            # placeholders like "{site}" are filled at run time; check the names only
-            _check_args("action", ACTIONS, self.action, self.args)
         return self
 
 
