@@ -277,10 +277,8 @@ class Engine:
                     raise DrillError(f"steady state not met: {probe.name}: {detail}")
         for system in self.drill.systems:
             with self.activity("check", f"{system}: replication healthy") as act:
-                ok, detail = self.ctx.clusters[system].replication_healthy()
-                act.output = detail
-                if not ok:
-                    raise DrillError(f"{system}: replication not healthy: {detail}")
+                # bounded wait: a standby reconnecting is a moment, not a reason to give up
+                act.output = self.ctx.clusters[system].wait_replication(timeout=30)
 
     def _start_probes(self) -> None:
         targets = [

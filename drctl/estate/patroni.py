@@ -10,6 +10,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,10 +92,34 @@ class Cluster:
         raise EstateError(f"no Patroni member of {self.system.database.cluster} answers: {last}")
 
     def leader_site(self) -> str | None:
+        """Who holds the leader lock, by a linearizable read from etcd's quorum.
+
+        Not from a Patroni member's `/cluster`: a partitioned member answers from its own stale
+        etcd view and would still name itself leader. Every etcd member is asked at once; one
+        cut off from the quorum cannot serve the read, so the first answer is the quorum's.
+        """
+        key = _b64(f"{NAMESPACE}{self.system.database.cluster}/leader")
+        endpoints = self.etcd_endpoints()
+        pool = ThreadPoolExecutor(max_workers=len(endpoints))
+        futures = [pool.submit(http_json, f"{e}/v3/kv/range", {"key": key}, 1.5) for e in endpoints]
         try:
-            return next((m.site for m in self.members() if m.role == "leader"), None)
-        except EstateError:
-            return None
+            for future in as_completed(futures, timeout=2.0):
+                try:
+                    resp = future.result()
+                except (OSError, ValueError):
+                    continue
+                if not isinstance(resp, dict) or "header" not in resp:
+                    continue
+                kvs = resp.get("kvs") or []
+                if not kvs:
+                    return None
+                holder = base64.b64decode(kvs[0]["value"]).decode()
+                return holder.removeprefix(f"{self.system.database.cluster}-")
+        except TimeoutError:
+            pass
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return None
 
     def writable_sites(self) -> list[str]:
         """Sites whose member says it is a running primary: more than one is split brain."""
