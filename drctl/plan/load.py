@@ -183,7 +183,8 @@ def _duplicates(names: list[str], doc: Located, field_of: tuple[str, str]) -> li
 
 
 def check_bia(bia: Bia, topo: Topology, doc: Located) -> list[Problem]:
-    known = {s.name for s in topo.systems}
+    known = {s.name: s for s in topo.systems}
+    tiers = {t.level: t for t in topo.tiers}
     problems = _duplicates([e.system for e in bia.systems], doc, ("systems", "system"))
     classes = {str(c) for c in Classification}
     for i, entry in enumerate(bia.systems):
@@ -192,7 +193,7 @@ def check_bia(bia: Bia, topo: Topology, doc: Located) -> list[Problem]:
                 doc.problem(("systems", i, "system"), f"unknown system {entry.system!r}")
             )
             continue
-        tier = topo.tier(topo.system(entry.system).tier)
+        tier = tiers[known[entry.system].tier]
         if tier.name in classes and tier.name != entry.classification:
             problems.append(
                 doc.problem(
