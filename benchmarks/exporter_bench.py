@@ -1,0 +1,302 @@
+"""Scrape the drctl exporter over a generated estate: 1,000 systems on 50 sites (target ≤ 100 ms).
+
+Every source the collector reads is real I/O against fakes served locally: a second process
+answers like Patroni (`/cluster` at each system's preferred primary, `/patroni` on the replicas
+that lag, HTTP/1.0 and one connection per request as Patroni does), like the front door's
+HAProxy (`/stats;csv` with 1,000 backends) and like the sites' node exporters (TCP probes);
+drill journals and the backup status are files in a temporary directory. The plan's staleness
+is a canned answer: computing it renders the plan (benchmarks/plan_bench.py), which needs its
+own cadence at this size.
+
+The figure is one whole scrape through HTTP, as Prometheus does it: GET /metrics on the
+exporter's own server (collector, exposition and transfer), median of the timed runs.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import selectors
+import signal
+import socket
+import statistics
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from drctl.topology import load_topology
+from drctl.topology.model import Topology
+from drills.journal import Journal, Status, SystemResult
+from monitoring.collector import DrctlCollector
+from monitoring.config import HAPROXY_STATS_PORT, ExporterConfig
+from monitoring.exporter import build_registry, serve
+from monitoring.sources import backup_status_file, journal_source
+
+SYSTEMS, SITES = 1000, 50
+TARGET_MS = 100.0
+RUNS, WARMUP = 20, 3
+LAGGING_EVERY = 20  # one system in 20 has a replica that is behind (a second request)
+NOW = time.time()
+
+
+# --- the estate -------------------------------------------------------------------------------
+
+
+def _address(i: int) -> str:
+    return f"127.201.{i // 200}.{i % 200 + 1}"
+
+
+def estate(n_systems: int = SYSTEMS, n_sites: int = SITES) -> dict[str, Any]:
+    """A front door, headquarters (etcd, Prometheus, the exporter), data centres and hubs."""
+    n_edc = (n_sites - 2) * 3 // 5
+    roles = ["front-door", "headquarters", "primary-edc"] + ["secondary-edc"] * (n_edc - 1)
+    roles += ["regional-hub"] * (n_sites - len(roles))
+    services = {
+        "front-door": ["front-door", "node-exporter"],
+        "headquarters": ["etcd", "prometheus", "drctl-exporter", "node-exporter"],
+        "primary-edc": ["etcd", "haproxy", "node-exporter"],
+        "secondary-edc": ["haproxy", "node-exporter"],
+        "regional-hub": ["hub-cache", "node-exporter"],
+    }
+    sites = [
+        {
+            "name": f"site-{i:02d}",
+            "role": role,
+            "location": f"Duty station {i}",
+            "country": f"Country {i}",
+            "lab_address": _address(i),
+            "distance_km": 100 * i,
+            "team": f"Site {i} team",
+            "services": services[role],
+        }
+        for i, role in enumerate(roles)
+    ]
+    edcs = [s["name"] for s in sites if s["role"].endswith("-edc")]
+    systems = []
+    for i in range(n_systems):
+        tier = 1 if i % 10 == 0 else 2
+        system = {
+            "name": f"sys-{i:04d}",
+            "title": f"Generated system {i}",
+            "tier": tier,
+            "objectives": {"rto_seconds": 60 if tier == 1 else 900, "rpo_seconds": 0},
+            "recovery_order": 1,
+            "placement": [edcs[i % len(edcs)], edcs[(i + 1) % len(edcs)]],
+            "replication": "synchronous" if tier == 1 else "asynchronous",
+            "database": {
+                "cluster": f"sys-{i:04d}-db",
+                "port": 10000 + i,
+                "patroni_port": 20000 + i,
+                "router_port": 30000 + i,
+            },
+        }
+        if i % 2 == 0:
+            system["app"] = {"port": 40000 + i}
+        systems.append(system)
+    tiers = [
+        {"level": 1, "name": "mission-critical", "replication": "synchronous",
+         "drill_every_days": 90},
+        {"level": 2, "name": "critical", "replication": "asynchronous", "drill_every_days": 180},
+    ]  # fmt: skip
+    return {"version": 1, "organisation": "Generated", "tiers": tiers, "sites": sites,
+            "systems": systems}  # fmt: skip
+
+
+# --- what the fakes answer ------------------------------------------------------------------
+
+
+def _http(body: str, content_type: str = "application/json") -> bytes:
+    data = body.encode()
+    head = f"HTTP/1.0 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {len(data)}\r\n"
+    return head.encode() + b"\r\n" + data
+
+
+def answers(topo: Topology) -> dict[tuple[str, int], bytes]:
+    """{(address, port): the HTTP answer served there}; b"" accepts and closes (a probe)."""
+    out: dict[tuple[str, int], bytes] = {}
+    for site in topo.sites:
+        out[(str(site.lab_address), topo.ports.node_exporter)] = b""
+    replayed = datetime.fromtimestamp(NOW - 3, UTC).isoformat()
+    for i, system in enumerate(topo.systems):
+        primary, replica = (topo.site(s) for s in system.placement)
+        port = system.database.patroni_port
+        lag = 4096 if i % LAGGING_EVERY == 0 else 0
+        members = [
+            {"name": f"{system.database.cluster}-{primary.name}", "role": "leader",
+             "state": "running", "host": str(primary.lab_address), "port": system.database.port,
+             "api_url": f"http://{primary.lab_address}:{port}/patroni", "timeline": 1},
+            {"name": f"{system.database.cluster}-{replica.name}",
+             "role": "sync_standby" if system.tier == 1 else "replica",
+             "state": "streaming", "host": str(replica.lab_address), "port": system.database.port,
+             "api_url": f"http://{replica.lab_address}:{port}/patroni", "timeline": 1,
+             "lag": lag},
+        ]  # fmt: skip
+        out[(str(primary.lab_address), port)] = _http(json.dumps({"members": members}))
+        if lag:
+            status = {
+                "state": "streaming",
+                "role": "replica",
+                "xlog": {"replayed_timestamp": replayed},
+            }
+            out[(str(replica.lab_address), port)] = _http(json.dumps(status))
+    out[(str(topo.front_door.lab_address), HAPROXY_STATS_PORT)] = _http(
+        haproxy_csv(topo), "text/plain"
+    )
+    return out
+
+
+def haproxy_csv(topo: Topology) -> str:
+    lines = ["# pxname,svname,status,act,bck,addr,"]
+    for system in topo.systems:
+        if system.app is None:
+            continue
+        lines.append(f"{system.name},FRONTEND,OPEN,,,,")
+        for k, site in enumerate(system.placement):
+            addr = f"{topo.site(site).lab_address}:{system.app.port}"
+            lines.append(f"{system.name},{site},UP,{1 - min(k, 1)},{min(k, 1)},{addr},")
+        lines.append(f"{system.name},BACKEND,UP,1,1,,")
+    return "\n".join(lines) + "\n"
+
+
+def _serve(routes: dict[tuple[str, int], bytes], ready: Any) -> None:
+    """The fake estate: answer each connection with its listener's canned answer, then close."""
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    sel = selectors.DefaultSelector()
+    for (host, port), answer in routes.items():
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind((host, port))
+        ls.listen(256)
+        ls.setblocking(False)
+        sel.register(ls, selectors.EVENT_READ, (True, answer))
+    ready.set()
+    while True:
+        for key, _ in sel.select():
+            listening, answer = key.data
+            sock: socket.socket = key.fileobj  # type: ignore[assignment]
+            if listening:
+                try:
+                    conn, _ = sock.accept()
+                except BlockingIOError:
+                    continue
+                if not answer:
+                    conn.close()
+                    continue
+                conn.setblocking(False)
+                sel.register(conn, selectors.EVENT_READ, (False, answer))
+                continue
+            try:
+                request = sock.recv(4096)
+                if request:
+                    sock.sendall(answer)  # small: fits the socket buffer
+            except OSError:
+                pass
+            sel.unregister(sock)
+            sock.close()
+
+
+@contextmanager
+def fake_estate(topo: Topology) -> Iterator[None]:
+    ctx = multiprocessing.get_context("fork")
+    ready = ctx.Event()
+    proc = ctx.Process(target=_serve, args=(answers(topo), ready), daemon=True)
+    proc.start()
+    try:
+        if not ready.wait(30):
+            raise RuntimeError("the fake estate did not start")
+        yield
+    finally:
+        proc.terminate()
+        proc.join(5)
+
+
+def write_journals(directory: Path, topo: Topology) -> int:
+    """The last runs of drills covering every tier-1 system, ten systems a drill, two runs each."""
+    tier1 = [s for s in topo.systems if s.tier == 1]
+    n = 0
+    for k in range(0, len(tier1), 10):
+        for run in range(2):
+            started = NOW - 86400 * (40 - run * 20)
+            results = {
+                s.name: SystemResult(
+                    system=s.name, objective_rto_seconds=60, objective_rpo_seconds=0,
+                    t0=started + 30, t1=started + 55 + j, rto_seconds=25.0 + j, rpo_seconds=0.0,
+                    writes_acknowledged=1000,
+                )
+                for j, s in enumerate(tier1[k : k + 10])
+            }  # fmt: skip
+            Journal(
+                drctl_version="0.1.0", run_id=f"bench-{k:04d}-{run}", drill_id=f"site-loss-{k:04d}",
+                drill={"systems": list(results)}, target="lab", mode="disruptive",
+                platform={"system": "Linux"}, topology_sha256="0" * 64, started_at=started,
+                ended_at=started + 200, status=Status.SUCCEEDED, systems=results, result="passed",
+            ).save(directory / f"bench-{k:04d}-{run}.json")  # fmt: skip
+            n += 1
+    return n
+
+
+def _scrape(url: str) -> tuple[float, int]:
+    started = time.perf_counter()
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        size = len(response.read())
+    return (time.perf_counter() - started) * 1000, size
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="drctl-exporter-bench-") as tmp:
+        root = Path(tmp)
+        (root / "topology.yaml").write_text(yaml.safe_dump(estate(), sort_keys=False))
+        topo = load_topology(root / "topology.yaml")
+        journals = root / "journals"
+        journals.mkdir()
+        n_journals = write_journals(journals, topo)
+        backups = root / "backup-status.json"
+        backups.write_text(json.dumps({s.name: NOW - 3600 for s in topo.systems}))
+        triggers = [f"trigger-{i}" for i in range(12)]
+        collector = DrctlCollector(
+            topo,
+            journals=journal_source(journals),
+            backups=backup_status_file(backups),
+            plan=lambda: {t: [] for t in triggers},
+            config=ExporterConfig(),
+        )
+        with fake_estate(topo):
+            server, thread = serve(build_registry(collector), "127.0.0.1", 0)
+            url = f"http://127.0.0.1:{server.server_port}/metrics"
+            try:
+                for _ in range(WARMUP):
+                    _scrape(url)
+                timings = [_scrape(url) for _ in range(RUNS)]
+                text = urllib.request.urlopen(url, timeout=10).read().decode()
+            finally:
+                server.shutdown()
+                thread.join(5)
+    ms = sorted(t for t, _ in timings)
+    median, p90 = statistics.median(ms), ms[int(len(ms) * 0.9) - 1]
+    samples = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
+    failed = [
+        line
+        for line in text.splitlines()
+        if line.startswith("drctl_source_up") and line.endswith(" 0.0")
+    ]
+    print(
+        f"exporter scrape, {SYSTEMS} systems on {SITES} sites ({samples} samples, "
+        f"{n_journals} journals): median {median:.1f} ms, p90 {p90:.1f} ms, "
+        f"min {ms[0]:.1f} ms over {RUNS} scrapes; target ≤ {TARGET_MS:g} ms: "
+        + ("met" if median <= TARGET_MS else "MISSED")
+    )
+    if failed:
+        raise RuntimeError(f"a source failed during the benchmark: {failed}")
+
+
+if __name__ == "__main__":
+    main()
