@@ -12,7 +12,11 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$", max_length=40)]
-Port = Annotated[int, Field(ge=1, le=65535)]
+# YAML already types its scalars: a quoted "5432", or a `yes` where a number belongs, is a
+# mistake in the file, not something to coerce. Numbers and flags are strict.
+Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
+Level = Annotated[int, Field(strict=True, ge=1, le=3)]
+Count = Annotated[int, Field(strict=True, ge=1)]
 
 
 class Strict(BaseModel):
@@ -54,23 +58,25 @@ class Site(Strict):
     location: str
     country: str
     lab_address: IPv4Address
-    distance_km: Annotated[int, Field(ge=0)] = Field(description="distance from the primary EDC")
+    distance_km: Annotated[int, Field(strict=True, ge=0)] = Field(
+        description="distance from the primary EDC"
+    )
     team: str = Field(min_length=1, description="the site's incident team")
-    outsourced: bool = False
+    outsourced: bool = Field(default=False, strict=True)
     services: list[SiteService] = []
     caches: list[Name] = Field(default=[], description="systems whose downloads a hub caches")
 
 
 class Tier(Strict):
-    level: Annotated[int, Field(ge=1, le=3)]
+    level: Level
     name: str
     replication: Replication
-    drill_every_days: Annotated[int, Field(ge=1)]
+    drill_every_days: Count
 
 
 class Objectives(Strict):
-    rto_seconds: Annotated[float, Field(gt=0)]
-    rpo_seconds: Annotated[float, Field(ge=0)]
+    rto_seconds: Annotated[float, Field(strict=True, gt=0)]
+    rpo_seconds: Annotated[float, Field(strict=True, ge=0)]
 
 
 class Database(Strict):
@@ -87,10 +93,10 @@ class App(Strict):
 class System(Strict):
     name: Name
     title: str
-    tier: Annotated[int, Field(ge=1, le=3)]
+    tier: Level
     objectives: Objectives
     depends_on: list[Name] = []
-    recovery_order: Annotated[int, Field(ge=1)]
+    recovery_order: Count
     placement: list[Name] = Field(
         min_length=1, description="sites; the first is the preferred primary"
     )
@@ -109,7 +115,7 @@ class Ports(Strict):
 
 
 class Topology(Strict):
-    version: int = Field(ge=1, le=1)
+    version: int = Field(strict=True, ge=1, le=1)
     organisation: str
     ports: Ports = Ports()
     tiers: list[Tier]
