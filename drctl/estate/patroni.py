@@ -215,11 +215,10 @@ class Cluster:
         raise EstateError(f"{self.system.database.cluster}: replication not healthy: {detail}")
 
     def switchover(self, to_site: str, timeout: float) -> str:
-        leader = self.leader_site()
+        # a moment without an answer (an etcd election as a site rejoins) is not "no leader"
+        leader = self.wait_leader(None, timeout)
         if leader == to_site:
             return f"{self.system.database.cluster}: leader already at {to_site}"
-        if leader is None:
-            raise EstateError(f"{self.system.database.cluster}: no leader to switch over from")
         # Synchronous mode refuses a switchover until the candidate is the sync standby.
         self.wait_replication(timeout)
         payload = {"leader": self.member_name(leader), "candidate": self.member_name(to_site)}
