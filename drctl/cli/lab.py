@@ -28,8 +28,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     down.add_argument("--purge", action="store_true", help="also delete the lab's data")
     down.set_defaults(func=_down)
     seed = lsub.add_parser("seed", help="load realistic data volume into ECM and CRM")
-    seed.add_argument("--documents", type=int, default=10_000)
-    seed.add_argument("--tickets", type=int, default=50_000)
+    seed.add_argument("--documents", type=_count, default=10_000, help="ECM total (default 10,000)")
+    seed.add_argument("--tickets", type=_count, default=50_000, help="CRM total (default 50,000)")
     seed.set_defaults(func=_seed)
 
 
@@ -86,6 +86,13 @@ def _down(args: argparse.Namespace) -> int:
         return 1
     print("lab down: nothing left running")
     return 0
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
 
 
 def _seed(args: argparse.Namespace) -> int:

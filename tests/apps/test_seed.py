@@ -148,3 +148,57 @@ def test_symbols_already_in_use_are_left_out(dsns: tuple[str, str], seeded: obje
         docs = [(1, "t", "a", row[1], None, row[0], "HR"), (2, "t", "a", "en", None, "X/1", "HR")]
         _drop_taken_symbols(conn, docs)
     assert docs[0][5] is None and docs[1][5] == "X/1"
+
+
+def test_lab_seed_uses_each_systems_routers_from_the_topology() -> None:
+    from drctl.lab.seed import lab_dsns
+    from drctl.topology import DEFAULT_PATH, load_topology
+
+    dsns = lab_dsns(load_topology(DEFAULT_PATH), "pw")
+    assert dsns["ecm"][0].startswith("host=127.10.1.1 port=5000 dbname=ecm user=ecm password=pw")
+    assert dsns["crm"][1].startswith("host=127.10.2.1 port=5001 dbname=crm user=crm")
+
+
+def test_lab_seed_falls_back_to_a_working_router_and_reports(
+    dsns: tuple[str, str], seeded: object
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from drctl.lab.seed import run_seed
+
+    dead = "host=127.0.0.1 port=1 dbname=x user=x connect_timeout=2"
+    out = io.StringIO()
+    calls: list[tuple[str, str, int, int]] = []
+
+    def fake(ecm: str, crm: str, documents: int, tickets: int, progress: object) -> None:
+        calls.append((ecm, crm, documents, tickets))
+        assert callable(progress)
+        progress("documents", 5, documents)
+        progress("documents", documents, documents)
+        progress("tickets", tickets, tickets)
+
+    code = run_seed(
+        {"ecm": [dead, dsns[0]], "crm": [dsns[1]]}, 10, 20, Console(file=out, width=120), fake
+    )
+    assert code == 0 and calls == [(dsns[0], dsns[1], 10, 20)]
+    text = out.getvalue()
+    assert "10 documents (+5)" in text and "20 tickets (+0)" in text
+    assert "password" not in text
+
+
+def test_lab_seed_without_a_lab_is_a_clear_error(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from drctl.errors import EstateError
+    from drctl.lab.paths import LabPaths
+    from drctl.lab.seed import run_seed, seed_lab
+    from drctl.topology import DEFAULT_PATH, load_topology
+
+    paths = LabPaths(Path(str(tmp_path)), Path(str(tmp_path)))
+    with pytest.raises(EstateError, match="run drctl lab up first"):
+        seed_lab(load_topology(DEFAULT_PATH), 1, 1, paths)
+    dead = "host=127.0.0.1 port=1 dbname=x user=x"
+    with pytest.raises(EstateError, match="no database router reaches a primary"):
+        run_seed({"ecm": [dead], "crm": [dead]}, 1, 1)
