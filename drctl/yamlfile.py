@@ -76,6 +76,8 @@ class _Walker:
         return ConfigError.single(self.path, dotted(loc), message, node.start_mark.line + 1)
 
     def scalar(self, node: yaml.Node, loc: Loc) -> Any:
+        if node.tag == "tag:yaml.org,2002:merge":
+            raise self.fail(node, loc, "malformed YAML: merge keys (<<) are not supported")
         try:
             return self.constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:

@@ -610,6 +610,8 @@ def test_every_problem_is_reported_at_once(
         (b"? [a, b]\n: 1\n", "a key must be a plain value"),
         (b"[" * 5000 + b"]" * 5000, "malformed YAML"),
         (b"a: 1\n---\nb: 2\n", "malformed YAML"),
+        (b"a: &a {x: 1}\nb:\n  <<: *a\n", ":3: b: malformed YAML: merge keys (<<) are not"),
+        (b"a: 1\nb: x\x1fy\n", ":2: malformed YAML: unacceptable character #x001f"),
     ],
     ids=[
         "empty",
@@ -619,6 +621,8 @@ def test_every_problem_is_reported_at_once(
         "complex-key",
         "deep",
         "two-docs",
+        "merge-key",
+        "control-character",
     ],
 )
 def test_odd_files_are_rejected_without_traceback(
