@@ -12,7 +12,7 @@ from typing import Any
 
 from drctl import REPO_ROOT
 from drctl.errors import ConfigError, EstateError
-from drctl.lab.secrets import NAMES
+from drctl.lab.secrets import NAMES, write_vars_file
 from drctl.yamlfile import load_yaml
 
 PLAYBOOK = REPO_ROOT / "roles" / "site.yml"
@@ -117,14 +117,16 @@ def apply_roles(inventory: Path, check: bool = False) -> int:
         raise EstateError(
             "set DRCTL_SECRETS_FILE to a YAML or JSON file (root-only) with " + ", ".join(NAMES)
         )
-    _load_secrets(Path(secrets_file))  # validate before anything runs
-    result = run_playbook(
-        inventory,
-        extravars={},
-        vars_files=(Path(secrets_file),),
-        private_dir=Path(os.environ.get("DRCTL_STATE_DIR", "/var/lib/drctl")) / "ansible",
-        check=check,
-    )
+    values = _load_secrets(Path(secrets_file))  # validate before anything runs
+    # the roles read drctl_secrets.<name>, as in the lab: hand them the same vars-file shape
+    with tempfile.TemporaryDirectory(prefix="drctl-secrets-") as tmp:
+        result = run_playbook(
+            inventory,
+            extravars={},
+            vars_files=(write_vars_file(values, Path(tmp) / "secrets.json"),),
+            private_dir=Path(os.environ.get("DRCTL_STATE_DIR", "/var/lib/drctl")) / "ansible",
+            check=check,
+        )
     if result.failures:
         raise EstateError("deployment failed:\n" + "\n".join(result.failures))
     print(f"deployed: {result.changed} change(s)")
@@ -134,6 +136,8 @@ def apply_roles(inventory: Path, check: bool = False) -> int:
 def _load_secrets(path: Path) -> dict[str, str]:
     doc = load_yaml(path)
     data = doc.data if isinstance(doc.data, dict) else {}
+    if isinstance(data.get("drctl_secrets"), dict):  # the lab's vars-file shape is fine too
+        data = data["drctl_secrets"]
     missing = [n for n in NAMES if not data.get(n)]
     if missing:
         raise ConfigError.single(path, ", ".join(missing), "required secret(s) missing")
