@@ -1,7 +1,8 @@
 """Where the exporter reads the truth, each behind a small injectable function.
 
 The defaults talk to the estate (TCP connects, HTTP GETs) or read local files; tests and the
-benchmark pass fakes. Every function is called afresh on each scrape: nothing is cached.
+benchmark pass fakes. Every function is called afresh on each scrape and reads the truth as it
+is then (drill journals are only re-parsed when their file changed).
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from drills.journal import Journal, list_journals
+from drills.journal import Journal, journal_dir, load_journal
 from monitoring import netio
 
 log = logging.getLogger(__name__)
@@ -53,10 +55,35 @@ def fetch_one(fetch: FetchFirst, url: str, timeout: float) -> str:
 
 
 def journal_source(directory: Path | None = None) -> JournalSource:
-    """Drill journals from a directory (default: $DRCTL_JOURNAL_DIR or drills/journals)."""
+    """Drill journals from a directory (default: $DRCTL_JOURNAL_DIR or drills/journals).
+
+    Every scrape lists the directory and reads each journal as it is on disk now; a journal
+    whose file has not changed since the last scrape (same size and modification time) is not
+    parsed again. Journals keep their raw probe samples (hundreds of kilobytes each), and
+    parsing a year of them every 2 s would cost more than the rest of the scrape."""
+    parsed: dict[Path, tuple[tuple[int, int], Journal]] = {}
+    lock = threading.Lock()  # two scrapes at once must not interleave their updates
 
     def read() -> list[Journal]:
-        return [journal for _, journal in list_journals(directory)]
+        d = directory or journal_dir()
+        if not d.is_dir():
+            return []
+        with lock:
+            seen = {}
+            for path in sorted(d.glob("*.json")):
+                try:
+                    st = path.stat()
+                    key = (st.st_mtime_ns, st.st_size)
+                    cached = parsed.get(path)
+                    if cached is None or cached[0] != key:
+                        cached = (key, load_journal(path))
+                    seen[path] = cached
+                except FileNotFoundError:
+                    continue  # removed since the listing
+
+            parsed.clear()
+            parsed.update(seen)
+            return sorted((j for _, j in seen.values()), key=lambda j: j.started_at)
 
     return read
 
