@@ -8,10 +8,10 @@ import threading
 from collections.abc import AsyncIterator
 
 import psycopg
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from apps.common import errors, health, probe, users
-from apps.common.auth import ensure_admin
+from apps.common.auth import ensure_admin, request_token
 from apps.common.db import Database, DatabaseUnavailable
 from apps.common.settings import Settings
 
@@ -19,8 +19,15 @@ log = logging.getLogger("apps")
 
 
 def build(
-    settings: Settings, title: str, routers: list[APIRouter], roles: frozenset[str]
+    settings: Settings,
+    title: str,
+    routers: list[APIRouter],
+    roles: frozenset[str],
+    pages: list[APIRouter] | None = None,
 ) -> FastAPI:
+    """An app with health, users and probe routes plus `routers`, all behind a bearer token
+    (checked before anything else, so a caller without one learns nothing, not even which
+    input is invalid); `pages` handle their own sign-in."""
     db = Database(
         settings.dsn,
         application_name=f"drctl-{settings.app}-{settings.site}",
@@ -50,8 +57,9 @@ def build(
     app.state.settings = settings
     errors.install(app)
     health.install(app, settings)
-    app.include_router(users.router(roles))
-    app.include_router(probe.router())
-    for router in routers:
-        app.include_router(router)
+    bearer = [Depends(request_token)]
+    for router in [users.router(roles), probe.router(), *routers]:
+        app.include_router(router, dependencies=bearer)
+    for page in pages or []:
+        app.include_router(page)
     return app

@@ -23,9 +23,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             desks.router(),
             mail.router(),
             reports.router(),
-            selfservice.router(),
         ],
         ROLES,
+        pages=[selfservice.router()],
     )
 
 

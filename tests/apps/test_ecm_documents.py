@@ -182,3 +182,10 @@ def test_every_route_but_health_needs_a_token(ecm: TestClient) -> None:
     assert ecm.get("/healthz").json()["site"] == "brindisi"
     assert ecm.get("/readyz").status_code == 200
     assert "drctl_app_http_requests_total" in ecm.get("/metrics").text
+
+
+def test_a_missing_token_is_refused_before_input_is_looked_at(ecm: TestClient) -> None:
+    assert ecm.get("/documents/not-a-number").status_code == 401
+    assert ecm.post("/documents", json={"title": ""}).status_code == 401
+    assert ecm.post("/api/probe/writes", json={}).status_code == 401
+    assert ecm.get("/no/such/route").status_code == 404
