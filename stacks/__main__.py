@@ -19,14 +19,16 @@ from components import (
     OffsiteBackupArgs,
     RegionalHub,
 )
+from pulumi.runtime.config import CONFIG, get_config_env
 from stack_config import load_stack, read_pulumi_config
 from stack_layout import MANAGED_BY, backup_labels, data_centres, plan_front_door, plan_site
 
 from drctl.errors import ConfigError
 
 config = pulumi.Config("drctl")
+present = {**get_config_env(), **CONFIG.get()}  # every key set for the stack, to catch typos
 try:
-    settings, topology = load_stack(read_pulumi_config(config.get), pulumi.get_stack())
+    settings, topology = load_stack(read_pulumi_config(config.get, present), pulumi.get_stack())
 except ConfigError as exc:  # a clean message, not a traceback, and nothing declared
     raise pulumi.RunError(f"invalid stack configuration:\n{exc}") from None
 

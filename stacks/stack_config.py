@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
@@ -27,6 +27,7 @@ STACKS_DIR = Path(__file__).resolve().parent
 # The keys read from `pulumi config` (namespace drctl); objects are stored as YAML maps.
 STRING_KEYS = ("topology", "sshUser", "sshPublicKey")
 OBJECT_KEYS = ("proxmox", "sites", "sizes", "backup", "frontDoor")
+SECRET_KEYS = ("proxmoxApiTokens",)  # read as secrets by __main__, never validated in plain text
 PLACEHOLDER = "REPLACE-ME"
 
 
@@ -145,10 +146,22 @@ class StackSettings(Model):
         return self.sizes[kind]
 
 
-def read_pulumi_config(get: Callable[[str], str | None]) -> dict[str, Any]:
-    """The raw stack config from a getter such as `pulumi.Config("drctl").get`."""
+def read_pulumi_config(
+    get: Callable[[str], str | None], present: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The raw stack config from a getter such as `pulumi.Config("drctl").get`.
+
+    `present` lists every config key set for the stack ("ns:key"), so a misspelt drctl key is
+    reported as unknown instead of silently ignored.
+    """
     raw: dict[str, Any] = {}
-    for key in STRING_KEYS:
+    typos = [
+        key.split(":", 1)[1]
+        for key in present
+        if key.startswith(f"{NAMESPACE}:")
+        and key.split(":", 1)[1].split(".")[0] not in (*STRING_KEYS, *OBJECT_KEYS, *SECRET_KEYS)
+    ]
+    for key in (*STRING_KEYS, *typos):
         value = get(key)
         if value is not None:
             raw[key] = value

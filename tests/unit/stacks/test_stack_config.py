@@ -16,6 +16,7 @@ from stack_harness import STACKS, run_stack, stack_config, try_stack
 from drctl.errors import ConfigError
 from drctl.topology import Topology
 
+SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270"  # Pulumi's marker for a secret value
 CASES = yaml.safe_load((Path(__file__).parent / "fixtures" / "config_errors.yaml").read_text())
 
 
@@ -99,3 +100,35 @@ def test_program_declares_nothing_on_error() -> None:
     assert isinstance(run.error, pulumi.RunError)
     assert "drctl:sizes.db.cores: 999 is out of range (1 to 64)" in str(run.error)
     assert run.resources == []
+
+
+def test_misspelt_key_is_reported_not_ignored() -> None:
+    config = stack_config()
+    config["site"] = config["sites"]
+    run = try_stack(config)
+    assert isinstance(run.error, pulumi.RunError)
+    assert "Pulumi.production.yaml: drctl:site: unknown key" in str(run.error)
+    assert run.resources == []
+
+
+def test_proxmox_tokens_are_secret_config(topology: Topology) -> None:
+    config = stack_config()
+    config["proxmoxApiTokens"] = {"brindisi": "drctl@pve!pulumi=secret"}
+    run = run_stack(config)
+    (brindisi,) = [
+        p for p in run.of_type("pulumi:providers:proxmoxve") if p.name == "brindisi-proxmox"
+    ]
+    token = brindisi.inputs["apiToken"]  # still wrapped as a secret when it reaches the provider
+    assert token["value"] == "drctl@pve!pulumi=secret"
+    assert SECRET_SIGNATURE in token.values()
+    (vienna,) = [p for p in run.of_type("pulumi:providers:proxmoxve") if p.name == "vienna-proxmox"]
+    # unset (null) for a site without one: the provider reads PROXMOX_VE_API_TOKEN instead
+    assert vienna.inputs["apiToken"]["value"] is None
+
+
+def test_project_file_uses_the_repository_environment() -> None:
+    project = yaml.safe_load((STACKS / "Pulumi.yaml").read_text())
+    assert project["name"] == "drctl"
+    assert project["runtime"]["name"] == "python"
+    venv = STACKS / project["runtime"]["options"]["virtualenv"]
+    assert venv.resolve() == (STACKS.parent / ".venv").resolve()
