@@ -140,3 +140,18 @@ def _run(config: dict[str, Any], stack: str) -> StackRun:
 
 def stack_file(stack: str) -> Path:
     return STACKS / f"Pulumi.{stack}.yaml"
+
+
+def stack_output_json(stack: str = "production") -> str:
+    """What `pulumi stack output --json` would print for the committed stack (secrets hidden)."""
+    outputs = run_stack(stack_config(stack), stack).outputs
+    outputs["backup"]["secret_access_key"] = "[secret]"
+    return json.dumps(outputs, indent=4) + "\n"
+
+
+if __name__ == "__main__":  # regenerate the inventory tests' fixture after a topology change:
+    # .venv/bin/python tests/unit/stacks/stack_harness.py \
+    #     > tests/unit/inventory/fixtures/production-stack-output.json
+    # .venv/bin/drctl inventory from-stack \
+    #     --stack-output tests/unit/inventory/fixtures/production-stack-output.json
+    print(stack_output_json(), end="")

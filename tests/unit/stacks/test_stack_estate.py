@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from typing import Any
 
 import pytest
 import yaml
-from stack_harness import TEST_KEY, Res, StackRun
+from stack_harness import TEST_KEY, Res, StackRun, stack_output_json
 
+from drctl import REPO_ROOT
 from drctl.lab.inventory import groups as lab_groups
 from drctl.topology import SiteRole, SiteService, Topology
 
@@ -171,3 +173,14 @@ def test_staging_has_the_same_layout(production: StackRun, staging: StackRun) ->
 
     assert shape(staging) == shape(production)
     assert staging.outputs["backup"]["bucket"] == "drctl-staging-pgbackrest"
+
+
+def test_inventory_fixture_is_what_the_stack_exports() -> None:
+    """The contract between the stack and `drctl inventory from-stack`: the inventory tests'
+    fixture is exactly this program's output (regenerate: see stack_harness.py)."""
+    fixture = (
+        REPO_ROOT / "tests" / "unit" / "inventory" / "fixtures" / "production-stack-output.json"
+    )
+    assert json.loads(stack_output_json()) == json.loads(fixture.read_text()), (
+        "stale fixture: .venv/bin/python tests/unit/stacks/stack_harness.py > " + str(fixture)
+    )
