@@ -66,7 +66,7 @@ def estate(n_systems: int = SYSTEMS, n_sites: int = SITES) -> dict[str, Any]:
         "secondary-edc": ["haproxy", "node-exporter"],
         "regional-hub": ["hub-cache", "node-exporter"],
     }
-    sites = [
+    sites: list[dict[str, Any]] = [
         {
             "name": f"site-{i:02d}",
             "role": role,
@@ -80,7 +80,7 @@ def estate(n_systems: int = SYSTEMS, n_sites: int = SITES) -> dict[str, Any]:
         for i, role in enumerate(roles)
     ]
     edcs = [s["name"] for s in sites if s["role"].endswith("-edc")]
-    systems = []
+    systems: list[dict[str, Any]] = []
     for i in range(n_systems):
         tier = 1 if i % 10 == 0 else 2
         system = {
