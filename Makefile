@@ -33,6 +33,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy stacks benchmarks
 
 test-unit: setup
 	$(VENV)/bin/pytest tests/unit -q

@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "drctl.cli.topology",
     "drctl.cli.lab",
     "drctl.cli.inventory",
+    "drctl.cli.deploy",
     "drctl.cli.drill",
     "drctl.cli.backup",
     "drctl.cli.verify",

@@ -39,11 +39,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     from_stack.add_argument("--topology", type=Path, default=DEFAULT_PATH, help=argparse.SUPPRESS)
     from_stack.set_defaults(func=_from_stack)
-    # `drctl deploy` belongs to drctl.cli.deploy; registered here too until the command list
-    # in drctl/cli/__init__.py names that module (registration is idempotent).
-    from drctl.cli import deploy
-
-    deploy.register(sub)
 
 
 def _from_stack(args: argparse.Namespace) -> int:
