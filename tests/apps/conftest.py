@@ -8,50 +8,25 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
-from apps_testlib import ADMIN_TOKEN, PROBER_TOKEN
+from apps_testlib import (
+    ADMIN_TOKEN,
+    PG_BIN,
+    PROBER_TOKEN,
+    Cluster,
+    _as_postgres,
+    _free_port,
+    _settings,
+)
 from fastapi.testclient import TestClient
 
 from apps.common.migrate import upgrade
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _as_postgres(*args: str) -> None:
-    subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True)
-
-
-@dataclass
-class Cluster:
-    root: Path
-    data: Path
-    port: int
-
-    def dsn(self, dbname: str) -> str:
-        return f"host=127.0.0.1 port={self.port} dbname={dbname} user=postgres"
-
-    def stop(self) -> None:
-        _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-    def start(self) -> None:
-        _as_postgres(
-            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
-            "-w", "-t", "30", "start",
-        )  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -106,14 +81,6 @@ def crm_dsn(cluster: Cluster) -> str:
     dsn = cluster.dsn("crm")
     upgrade("crm", MIGRATIONS, dsn, ADMIN_TOKEN, PROBER_TOKEN)
     return dsn
-
-
-def _settings(app: str, dsn: str):  # type: ignore[no-untyped-def]
-    from apps.common.settings import Settings
-
-    return Settings(
-        app=app, dsn=dsn, admin_token=ADMIN_TOKEN, site="brindisi", prober_token=PROBER_TOKEN
-    )
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from apps_testlib import ADMIN_TOKEN
-from conftest import _settings
+from apps_testlib import ADMIN_TOKEN, _settings
 
 # benchmarks/ is not an installed package: make the repository root importable.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))

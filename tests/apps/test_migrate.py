@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
-from conftest import Cluster
+from apps_testlib import Cluster
 
 pytestmark = pytest.mark.postgres
 

@@ -11,8 +11,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from apps_testlib import ADMIN, PROBER, b64, make_user
-from conftest import Cluster, _settings
+from apps_testlib import ADMIN, PROBER, Cluster, _settings, b64, make_user
 from fastapi.testclient import TestClient
 
 from apps.common.settings import Settings

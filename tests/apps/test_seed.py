@@ -8,8 +8,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from apps_testlib import ADMIN, ADMIN_TOKEN, PROBER_TOKEN
-from conftest import Cluster, _settings
+from apps_testlib import ADMIN, ADMIN_TOKEN, PROBER_TOKEN, Cluster, _settings
 from fastapi.testclient import TestClient
 
 from apps.common.migrate import upgrade
