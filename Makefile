@@ -27,6 +27,10 @@ $(VENV)/.installed: pyproject.toml /var/lib/drctl/.apt-done
 demo: setup
 	$(DRCTL) topology validate
 	$(DRCTL) lab up
+	$(DRCTL) lab seed
+	$(DRCTL) drill run site-loss-brindisi --yes
+	$(DRCTL) plan render
+	$(DRCTL) plan check
 	$(DRCTL) lab status
 
 lint: setup
