@@ -28,7 +28,7 @@ class ExporterConfig:
     # True: only when all of them answer. drctl_site_endpoints_answering shows the detail.
     require_all_endpoints: bool = False
     # With "any": how many endpoints per site to probe (its own services first).
-    max_probes_per_site: int = 16
+    max_probes_per_site: int = 8
     max_workers: int = 8
     # what drctl.plan.check.staleness(topology_path, data_dir, journals_dir, plan_dir) reads
     topology_path: Path = DEFAULT_PATH

@@ -200,15 +200,18 @@ class _Loop:
             a = _Attempt(j, target, sock)
             self.live[sock.fileno()] = a
             job.attempts.append(a)
-            self.sel.register(sock, selectors.EVENT_WRITE, a)
             if job.started < len(job.targets):
                 heapq.heappush(self.timers, (time.monotonic() + self.stagger, j, job.started))
+            # On loopback and nearby hosts the handshake is often done when connect returns:
+            # then the request goes out at once, saving a round through the selector.
+            if not self.try_connected(a):
+                self.sel.register(sock, selectors.EVENT_WRITE, a)
             return
         if not job.attempts:
             job.result = ConnectionError("; ".join(job.errors))
 
-    def finish(self, a: _Attempt, result: bytes | Exception) -> None:
-        self.close(a)
+    def finish(self, a: _Attempt, result: bytes | Exception, registered: bool = True) -> None:
+        self.close(a, registered)
         job = self.jobs[a.job]
         job.attempts.remove(a)
         if job.result is not None:
@@ -224,6 +227,26 @@ class _Loop:
             self.start(j=a.job)
         elif not job.attempts:
             job.result = ConnectionError("; ".join(job.errors))
+
+    def try_connected(self, a: _Attempt) -> bool:
+        """Finish a probe, or send a request, if the connection is already established."""
+        try:
+            a.sock.getpeername()
+        except OSError:
+            return False  # still connecting (or refused: the selector will say)
+        if a.target.request is None:
+            self.finish(a, b"", registered=False)
+            return True
+        try:
+            a.sent = a.sock.send(a.target.request)
+        except BlockingIOError:
+            return False
+        except OSError as exc:
+            self.finish(a, exc, registered=False)
+            return True
+        mask = selectors.EVENT_READ if a.sent >= len(a.target.request) else selectors.EVENT_WRITE
+        self.sel.register(a.sock, mask, a)
+        return True
 
     def on_writable(self, a: _Attempt) -> None:
         if a.sent == 0:
@@ -257,12 +280,13 @@ class _Loop:
         if a.size > MAX_BODY_BYTES:
             self.finish(a, HttpError(f"answer larger than {MAX_BODY_BYTES} bytes"))
 
-    def close(self, a: _Attempt) -> None:
+    def close(self, a: _Attempt, registered: bool = True) -> None:
         fd = a.sock.fileno()
         if fd < 0:
             return
         self.live.pop(fd, None)
-        self.sel.unregister(a.sock)
+        if registered:
+            self.sel.unregister(a.sock)
         a.sock.close()
 
 
