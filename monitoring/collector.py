@@ -1,9 +1,11 @@
 """The drctl collector: every metric of DESIGN §8, read from the truth on each scrape.
 
-Nothing is kept between scrapes; the topology (configuration, not state) is the only input
-held. The slow sources (TCP probes, Patroni, HAProxy, files) are read concurrently with short
-timeouts, and a source that fails drops its own metrics and sets drctl_source_up{source} to 0
-rather than failing the scrape.
+Nothing read from the estate is kept between scrapes: the collector holds the topology
+(configuration, not state) and what derives from it alone (the objectives' metric families, the
+endpoints to probe). The slow sources (TCP probes, Patroni, HAProxy, files) are read
+concurrently with short timeouts (Patroni's within `scrape_budget_seconds`), and a source that
+fails drops its own metrics and sets drctl_source_up{source} to 0 rather than failing the
+scrape.
 """
 
 from __future__ import annotations
