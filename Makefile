@@ -46,6 +46,8 @@ test-integration: setup
 	$(VENV)/bin/pytest tests/integration -q -x
 
 test: setup lint
+	$(DRCTL) topology validate
+	$(DRCTL) plan check
 	$(VENV)/bin/pytest tests -q
 
 bench: setup

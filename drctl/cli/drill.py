@@ -17,6 +17,7 @@ from drctl.topology.model import Topology
 from drills.journal import journal_dir, list_journals, load_journal
 from drills.load import catalogue, load_drill, resolve
 from drills.model import Mode, Target
+from drills.schedule import DueItem
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,7 +81,7 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _due_items(args: argparse.Namespace, topo: Topology) -> list[object]:
+def _due_items(args: argparse.Namespace, topo: Topology) -> list[DueItem]:
     from drills.schedule import due
 
     drills = {name: load_drill(path, topo) for name, path in catalogue().items()}
@@ -95,12 +96,11 @@ def _due(args: argparse.Namespace) -> int:
     for col in ("drill", "systems", "last successful run", "overdue days"):
         table.add_column(col)
     for item in items:
-        last = getattr(item, "last_run", None)
         table.add_row(
-            str(getattr(item, "drill_id", "?")),
-            ", ".join(getattr(item, "systems", [])),
-            time.strftime("%Y-%m-%d", time.gmtime(last)) if last else "never",
-            f"{getattr(item, 'overdue_days', 0):.0f}",
+            item.drill_id or "(no drill in the catalogue covers these systems)",
+            ", ".join(item.systems),
+            time.strftime("%Y-%m-%d", time.gmtime(item.last_run)) if item.last_run else "never",
+            str(item.overdue_days),
         )
     Console().print(table if items else "no drill is due")
     return 0
@@ -116,6 +116,14 @@ def _history(args: argparse.Namespace) -> int:
     systems = [args.system] if args.system else sorted({r.system for r in rows})
     for system in systems:
         console.print(history.history_chart(rows, system))
+    actions = history.open_actions(journals)
+    if actions:
+        console.print("open corrective actions:")
+        for a in actions:
+            console.print(f"  {a.id} {a.description} (owner {a.owner}, due {a.due})")
+    if rows:
+        svg = history.write_history_svg(rows, _jdir(args) / "history.svg")
+        console.print(f"chart: {svg}")
     return 0
 
 
@@ -124,7 +132,7 @@ def _run(args: argparse.Namespace) -> int:
 
     topo = load_topology(args.topology)
     if args.due:
-        names = [str(getattr(i, "drill_id")) for i in _due_items(args, topo)]  # noqa: B009
+        names = [i.drill_id for i in _due_items(args, topo) if i.drill_id is not None]
         if not names:
             print("no drill is due")
             return 0
