@@ -156,3 +156,22 @@ def test_a_second_drill_is_refused_while_one_runs(lab: LabEstate, tmp_path: Path
     assert "already running" in out.stderr and "test holding the drill lock" in out.stderr
     assert "Traceback" not in out.stderr
     assert not list(tmp_path.glob("*.json"))  # nothing started
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["leader-crash-ecm", "switchover-valencia", "wan-latency-valencia", "hub-isolation-geneva"],
+)
+def test_catalogue_drill_passes_and_leaves_the_lab_steady(
+    lab: LabEstate, topology: Topology, tmp_path: Path, name: str
+) -> None:
+    journal = _run(topology, lab, name, tmp_path)
+    assert journal.result == "passed", journal.reasons
+    drill = load_drill(resolve(name), topology)
+    for result in journal.systems.values():
+        assert result.writes_lost == 0
+        assert result.split_brain_observations == 0
+        assert result.rto_seconds is not None and result.rto_seconds < result.objective_rto_seconds
+        moved = result.primary_after != result.primary_before
+        assert moved == drill.expect_failover
+    _assert_steady(topology, lab)
