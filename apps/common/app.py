@@ -6,12 +6,13 @@ import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator
+from typing import Any
 
 import psycopg
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 
 from apps.common import errors, health, probe, users
-from apps.common.auth import ensure_admin, request_token
+from apps.common.auth import ensure_admin, request_token, session
 from apps.common.db import Database, DatabaseUnavailable
 from apps.common.settings import Settings
 
@@ -52,7 +53,9 @@ def build(
         yield
         db.close()
 
-    app = FastAPI(title=title, lifespan=lifespan)
+    # The interactive docs (/docs, /redoc) cannot send a bearer token and would fetch their
+    # scripts from a CDN; the schema itself is served below, to authenticated callers only.
+    app = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.db = db
     app.state.settings = settings
     errors.install(app)
@@ -62,4 +65,11 @@ def build(
         app.include_router(router, dependencies=bearer)
     for page in pages or []:
         app.include_router(page)
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=bearer)
+    def openapi(request: Request) -> dict[str, Any]:
+        with session(request):
+            pass  # any valid token: the schema describes the API, not anyone's data
+        return app.openapi()
+
     return app
