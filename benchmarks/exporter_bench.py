@@ -19,9 +19,11 @@ import json
 import multiprocessing
 import os
 import selectors
+import shutil
 import signal
 import socket
 import statistics
+import subprocess
 import tempfile
 import time
 import urllib.request
@@ -115,17 +117,24 @@ def estate(n_systems: int = SYSTEMS, n_sites: int = SITES) -> dict[str, Any]:
 # --- what the fakes answer ------------------------------------------------------------------
 
 
-def _http(body: str, content_type: str = "application/json") -> bytes:
+Answer = tuple[str, str] | None  # (body, content type); None: accept and close (a probe)
+JSON = "application/json"
+
+
+def _http(answer: Answer) -> bytes:
+    if answer is None:
+        return b""
+    body, content_type = answer
     data = body.encode()
     head = f"HTTP/1.0 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {len(data)}\r\n"
     return head.encode() + b"\r\n" + data
 
 
-def answers(topo: Topology) -> dict[tuple[str, int], bytes]:
-    """{(address, port): the HTTP answer served there}; b"" accepts and closes (a probe)."""
-    out: dict[tuple[str, int], bytes] = {}
+def answers(topo: Topology) -> dict[tuple[str, int], Answer]:
+    """{(address, port): what is answered there}."""
+    out: dict[tuple[str, int], Answer] = {}
     for site in topo.sites:
-        out[(str(site.lab_address), topo.ports.node_exporter)] = b""
+        out[(str(site.lab_address), topo.ports.node_exporter)] = None
     replayed = datetime.fromtimestamp(NOW - 3, UTC).isoformat()
     for i, system in enumerate(topo.systems):
         primary, replica = (topo.site(s) for s in system.placement)
@@ -141,17 +150,16 @@ def answers(topo: Topology) -> dict[tuple[str, int], bytes]:
              "api_url": f"http://{replica.lab_address}:{port}/patroni", "timeline": 1,
              "lag": lag},
         ]  # fmt: skip
-        out[(str(primary.lab_address), port)] = _http(json.dumps({"members": members}))
+        out[(str(primary.lab_address), port)] = (json.dumps({"members": members}), JSON)
         if lag:
             status = {
                 "state": "streaming",
                 "role": "replica",
                 "xlog": {"replayed_timestamp": replayed},
             }
-            out[(str(replica.lab_address), port)] = _http(json.dumps(status))
-    out[(str(topo.front_door.lab_address), HAPROXY_STATS_PORT)] = _http(
-        haproxy_csv(topo), "text/plain"
-    )
+            out[(str(replica.lab_address), port)] = (json.dumps(status), JSON)
+    stats = (str(topo.front_door.lab_address), HAPROXY_STATS_PORT)
+    out[stats] = (haproxy_csv(topo), "text/plain")
     return out
 
 
@@ -168,11 +176,12 @@ def haproxy_csv(topo: Topology) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _serve(routes: dict[tuple[str, int], bytes], ready: Any) -> None:
+def _serve(routes: dict[tuple[str, int], Answer], ready: Any) -> None:
     """The fake estate: answer each connection with its listener's canned answer, then close."""
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     sel = selectors.DefaultSelector()
-    for (host, port), answer in routes.items():
+    for (host, port), what in routes.items():
+        answer = _http(what)
         ls = socket.socket()
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         ls.bind((host, port))
@@ -205,19 +214,70 @@ def _serve(routes: dict[tuple[str, int], bytes], ready: Any) -> None:
             sock.close()
 
 
+def _nginx_conf(routes: dict[tuple[str, int], Answer], root: Path) -> str:
+    servers = []
+    for i, ((host, port), what) in enumerate(sorted(routes.items())):
+        if what is None:
+            body = "return 444;"  # accept, then close without a word
+        else:
+            (root / f"{i}.answer").write_text(what[0], encoding="utf-8")
+            body = f"default_type {what[1]}; try_files /{i}.answer =404;"
+        servers.append(f"server {{ listen {host}:{port}; root {root}; location / {{ {body} }} }}")
+    temp = " ".join(
+        f"{kind}_temp_path {root}/{kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return (
+        f"daemon off; master_process off; pid {root}/nginx.pid; error_log {root}/error.log crit;\n"
+        f"worker_rlimit_nofile 16384; events {{ worker_connections 8192; }}\n"
+        f"http {{ access_log off; keepalive_timeout 0; {temp}\n" + "\n".join(servers) + "\n}\n"
+    )
+
+
 @contextmanager
-def fake_estate(topo: Topology) -> Iterator[None]:
+def fake_estate(topo: Topology) -> Iterator[str]:
+    """Serve the estate's answers: with nginx when installed (its C costs little, as 1,000
+    Patroni servers on their own hosts would), else (or with DRCTL_BENCH_PYTHON_SERVER=1) with
+    a Python process."""
+    routes = answers(topo)
+    nginx = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
+    if nginx and not os.environ.get("DRCTL_BENCH_PYTHON_SERVER"):
+        with tempfile.TemporaryDirectory(prefix="drctl-bench-nginx-") as tmp:
+            conf = Path(tmp) / "nginx.conf"
+            conf.write_text(_nginx_conf(routes, Path(tmp)))
+            proc = subprocess.Popen([nginx, "-c", str(conf), "-p", tmp], stderr=subprocess.PIPE)
+            try:
+                _wait_listening(next(iter(routes)), proc)
+                yield "nginx"
+            finally:
+                proc.terminate()
+                proc.wait(10)
+        return
     ctx = multiprocessing.get_context("fork")
     ready = ctx.Event()
-    proc = ctx.Process(target=_serve, args=(answers(topo), ready), daemon=True)
-    proc.start()
+    server = ctx.Process(target=_serve, args=(routes, ready), daemon=True)
+    server.start()
     try:
         if not ready.wait(30):
             raise RuntimeError("the fake estate did not start")
-        yield
+        yield "python"
     finally:
-        proc.terminate()
-        proc.join(5)
+        server.terminate()
+        server.join(5)
+
+
+def _wait_listening(hp: tuple[str, int], proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise RuntimeError(f"nginx exited: {err}")
+        try:
+            socket.create_connection(hp, timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("the fake estate did not start")
 
 
 def write_journals(directory: Path, topo: Topology) -> int:
@@ -281,7 +341,7 @@ def main() -> None:
             plan=lambda: {t: [] for t in triggers},
             config=ExporterConfig(),
         )
-        with fake_estate(topo):
+        with fake_estate(topo) as server_kind:
             for _ in range(WARMUP):
                 _collect(collector)
             runs = [_collect(collector) for _ in range(RUNS)]
@@ -304,8 +364,8 @@ def main() -> None:
     scrape_ms = _median(scrapes)
     print(
         f"exporter over {SYSTEMS} systems on {SITES} sites ({samples} samples; "
-        f"{SYSTEMS + SYSTEMS // LAGGING_EVERY} Patroni requests, {n_journals} journals), "
-        f"median of {RUNS}:\n"
+        f"{SYSTEMS + SYSTEMS // LAGGING_EVERY} Patroni requests to {server_kind}, "
+        f"{n_journals} journals), median of {RUNS}:\n"
         f"  collect (every source read, metric families built): {collect_ms:.1f} ms "
         f"({collect_cpu:.1f} ms CPU); target ≤ {TARGET_MS:g} ms: "
         + ("met" if collect_ms <= TARGET_MS else "MISSED")
