@@ -31,6 +31,7 @@ from drctl.estate.base import Estate
 from drctl.topology.model import Topology
 from drills import measure
 from drills.actions import Context, front_door_url, inverse, run_action, wait_check
+from drills.isolated import cleanup_bubble, run_isolated
 from drills.journal import (
     Activity,
     Journal,
@@ -244,6 +245,9 @@ class Engine:
             try:
                 self.phase(Phase.PREFLIGHT)
                 self._preflight()
+                if self.drill.mode is Mode.ISOLATED:
+                    run_isolated(self)  # a copy in a bubble: no fault, nothing to fail back
+                    return self.journal
                 self.phase(Phase.PROBES)
                 self._start_probes()
                 self.phase(Phase.FAULT)
@@ -632,6 +636,8 @@ def steady_state(
 
 def recover(topo: Topology, estate: Estate, options: Options, progress: Progress) -> list[Path]:
     """Finish the failback of every drill whose engine died; returns their journals."""
+    for line in cleanup_bubble(estate):  # an isolated drill's bubble whose engine died
+        progress(f"==> bubble left by an isolated drill: {line}")
     done = []
     for path, journal in list_journals(options.journal_dir):
         if journal.status is not Status.RUNNING:
@@ -678,8 +684,8 @@ def approve_all(name: str, instructions: str) -> bool:
 
 
 def mode_supported(drill: Drill) -> None:
-    if drill.mode is Mode.ISOLATED:
-        raise DrillRefused("isolated mode is not implemented yet in this engine")
+    if drill.mode is Mode.ISOLATED and drill.target is not Target.LAB:
+        raise DrillRefused("isolated mode runs on the lab only (its bubble is a lab cgroup)")
 
 
 __all__ = ["DrillError", "DrillRefused", "Engine", "Options", "approve_all", "recover"]

@@ -20,6 +20,7 @@ from drctl.topology.model import Topology
 SNAT_CHAIN = "DRCTL-SNAT"
 FENCE_CHAIN = "DRCTL-FENCE"
 WAN_CHAIN = "DRCTL-WAN"  # REDIRECTs to WAN latency proxies (drctl.lab.wan), only while in use
+BUBBLE_CHAIN = "DRCTL-BUBBLE"  # cuts an isolated drill's bubble off (drills.isolated), while in use
 _JUMPS = (("nat", "POSTROUTING", SNAT_CHAIN), ("filter", "OUTPUT", FENCE_CHAIN))
 
 
@@ -78,7 +79,11 @@ def _canon(rule: str) -> str:
 
 
 def remove() -> None:
-    for table, parent, chain in (*_JUMPS, ("nat", "OUTPUT", WAN_CHAIN)):
+    for table, parent, chain in (
+        *_JUMPS,
+        ("nat", "OUTPUT", WAN_CHAIN),
+        ("filter", "OUTPUT", BUBBLE_CHAIN),
+    ):
         while _ipt("-t", table, "-D", parent, "-j", chain, check=False).returncode == 0:
             pass
         _ipt("-t", table, "-F", chain, check=False)
@@ -86,7 +91,8 @@ def remove() -> None:
 
 
 def leftovers() -> list[str]:
-    """Every drctl rule or chain still present (for `lab down` and its test), DRCTL-WAN's too."""
+    """Every drctl rule or chain still present (for `lab down` and its test), DRCTL-WAN's and
+    DRCTL-BUBBLE's too."""
     out = []
     for table in ("nat", "filter"):
         out += [r for r in _ipt("-t", table, "-S", check=False).stdout.splitlines() if "DRCTL" in r]
