@@ -117,22 +117,24 @@ def estate(n_systems: int = SYSTEMS, n_sites: int = SITES) -> dict[str, Any]:
 # --- what the fakes answer ------------------------------------------------------------------
 
 
-Answer = tuple[str, str] | None  # (body, content type); None: accept and close (a probe)
+# {path: (body, content type)} served at one address and port; None: accept and close (a probe)
+Paths = dict[str, tuple[str, str]] | None
 JSON = "application/json"
 
 
-def _http(answer: Answer) -> bytes:
+def _http(answer: tuple[str, str] | None) -> bytes:
     if answer is None:
-        return b""
+        return b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n"
     body, content_type = answer
     data = body.encode()
     head = f"HTTP/1.0 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {len(data)}\r\n"
     return head.encode() + b"\r\n" + data
 
 
-def answers(topo: Topology) -> dict[tuple[str, int], Answer]:
-    """{(address, port): what is answered there}."""
-    out: dict[tuple[str, int], Answer] = {}
+def answers(topo: Topology) -> dict[tuple[str, int], Paths]:
+    """{(address, port): what is answered there}: every member's Patroni answers /cluster, the
+    replicas that lag answer /patroni too; the front door answers /stats;csv."""
+    out: dict[tuple[str, int], Paths] = {}
     for site in topo.sites:
         out[(str(site.lab_address), topo.ports.node_exporter)] = None
     replayed = datetime.fromtimestamp(NOW - 3, UTC).isoformat()
@@ -150,16 +152,13 @@ def answers(topo: Topology) -> dict[tuple[str, int], Answer]:
              "api_url": f"http://{replica.lab_address}:{port}/patroni", "timeline": 1,
              "lag": lag},
         ]  # fmt: skip
-        out[(str(primary.lab_address), port)] = (json.dumps({"members": members}), JSON)
-        if lag:
-            status = {
-                "state": "streaming",
-                "role": "replica",
-                "xlog": {"replayed_timestamp": replayed},
-            }
-            out[(str(replica.lab_address), port)] = (json.dumps(status), JSON)
+        cluster = (json.dumps({"members": members}), JSON)
+        status = {"state": "streaming", "role": "replica", "xlog": {"replayed_timestamp": replayed}}
+        out[(str(primary.lab_address), port)] = {"/cluster": cluster}
+        replica_status = (json.dumps(status), JSON)
+        out[(str(replica.lab_address), port)] = {"/cluster": cluster, "/patroni": replica_status}
     stats = (str(topo.front_door.lab_address), HAPROXY_STATS_PORT)
-    out[stats] = (haproxy_csv(topo), "text/plain")
+    out[stats] = {"/stats;csv": (haproxy_csv(topo), "text/plain")}
     return out
 
 
@@ -176,53 +175,59 @@ def haproxy_csv(topo: Topology) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _serve(routes: dict[tuple[str, int], Answer], ready: Any) -> None:
-    """The fake estate: answer each connection with its listener's canned answer, then close."""
+def _serve(routes: dict[tuple[str, int], Paths], ready: Any) -> None:
+    """The fake estate in Python: answer each request from its listener's paths, then close."""
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     sel = selectors.DefaultSelector()
-    for (host, port), what in routes.items():
-        answer = _http(what)
+    for (host, port), paths in routes.items():
         ls = socket.socket()
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         ls.bind((host, port))
         ls.listen(256)
         ls.setblocking(False)
-        sel.register(ls, selectors.EVENT_READ, (True, answer))
+        answers = None if paths is None else {p.encode(): _http(a) for p, a in paths.items()}
+        sel.register(ls, selectors.EVENT_READ, (True, answers))
     ready.set()
     while True:
         for key, _ in sel.select():
-            listening, answer = key.data
+            listening, answers = key.data
             sock: socket.socket = key.fileobj  # type: ignore[assignment]
             if listening:
                 try:
                     conn, _ = sock.accept()
                 except BlockingIOError:
                     continue
-                if not answer:
+                if answers is None:
                     conn.close()
                     continue
                 conn.setblocking(False)
-                sel.register(conn, selectors.EVENT_READ, (False, answer))
+                sel.register(conn, selectors.EVENT_READ, (False, answers))
                 continue
+            sel.unregister(sock)
             try:
-                request = sock.recv(4096)
-                if request:
-                    sock.sendall(answer)  # small: fits the socket buffer
+                request = sock.recv(4096)  # one small request, in one segment on loopback
+                path = request.split(b" ", 2)[1] if request.count(b" ") >= 2 else b""
+                sock.setblocking(True)
+                sock.sendall(answers.get(path, _http(None)))
             except OSError:
                 pass
-            sel.unregister(sock)
             sock.close()
 
 
-def _nginx_conf(routes: dict[tuple[str, int], Answer], root: Path) -> str:
+def _nginx_conf(routes: dict[tuple[str, int], Paths], root: Path) -> str:
     servers = []
-    for i, ((host, port), what) in enumerate(sorted(routes.items())):
-        if what is None:
-            body = "return 444;"  # accept, then close without a word
+    for i, ((host, port), paths) in enumerate(sorted(routes.items())):
+        if paths is None:
+            locations = "location / { return 444; }"  # accept, then close without a word
         else:
-            (root / f"{i}.answer").write_text(what[0], encoding="utf-8")
-            body = f"default_type {what[1]}; try_files /{i}.answer =404;"
-        servers.append(f"server {{ listen {host}:{port}; root {root}; location / {{ {body} }} }}")
+            locations = ""
+            for k, (path, (body, content_type)) in enumerate(paths.items()):
+                (root / f"{i}-{k}.answer").write_text(body, encoding="utf-8")
+                locations += (
+                    f'location = "{path}" {{ default_type {content_type}; '
+                    f"try_files /{i}-{k}.answer =404; }} "
+                )
+        servers.append(f"server {{ listen {host}:{port}; root {root}; {locations}}}")
     temp = " ".join(
         f"{kind}_temp_path {root}/{kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -339,7 +344,9 @@ def main() -> None:
             journals=journal_source(journals),
             backups=backup_status_file(backups),
             plan=lambda: {t: [] for t in triggers},
-            config=ExporterConfig(),
+            # generous timeouts: on a busy machine a slow answer must show in the figure, not
+            # drop out of it as a failure
+            config=ExporterConfig(http_timeout_seconds=5, scrape_budget_seconds=10),
         )
         with fake_estate(topo) as server_kind:
             for _ in range(WARMUP):
