@@ -106,7 +106,7 @@ def test_drill_recover_removes_a_bubble_left_by_a_dead_engine(
         bubble.isolate()
         bubble.scratch.mkdir(parents=True)
         sleeper = ["/usr/bin/python3", "-c", "import time; time.sleep(600)"]
-        bubble.spawn("leftover", "nobody", sleeper, {})
+        bubble.spawn("leftover", "drctl", sleeper, {})
         assert (lab.paths.cgroup_root / BUBBLE_CGROUP / "leftover").is_dir()
         lines: list[str] = []
         recover(topology, lab, Options(journal_dir=tmp_path), progress=lines.append)

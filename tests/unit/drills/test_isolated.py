@@ -83,13 +83,20 @@ def test_copy_age(primary: int, replay: int, lag: float | None, age: float) -> N
 
 
 @pytest.mark.parametrize(
-    ("bubble", "secondary", "moved", "ok"),
-    [(5, 5, False, True), (5, 5, True, True), (5, 6, True, True), (5, 6, False, False)],
+    ("bubble", "before", "after", "ok"),
+    [
+        (5, 5, 5, True),
+        (6, 5, 7, True),  # rows replicated during the copy: the copy holds some of them
+        (5, 5, 7, True),
+        (7, 7, 5, True),  # rows deleted during the copy
+        (4, 5, 7, False),  # fewer rows than the secondary had before the copy began
+        (8, 5, 7, False),  # rows the secondary never had
+    ],
 )
-def test_row_counts(bubble: int, secondary: int, moved: bool, ok: bool) -> None:
-    passed, line = count_verdict("tickets", bubble, secondary, moved)
+def test_row_counts(bubble: int, before: int, after: int, ok: bool) -> None:
+    passed, line = count_verdict("tickets", bubble, before, after)
     assert passed is ok
-    assert line.startswith("tickets: ")
+    assert line.startswith(f"tickets: {bubble} in the bubble, ")
 
 
 def test_the_catalogue_drill_loads_in_isolated_mode() -> None:
