@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import psycopg
 from fastapi import FastAPI, HTTPException, Request
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse
 from apps.common.db import DatabaseUnavailable
 
 log = logging.getLogger("apps")
+PLAIN = re.compile(r"[\w-]+")
 
 
 class Conflict(HTTPException):
@@ -42,7 +44,13 @@ class Invalid(HTTPException):
 
 
 def _field(loc: tuple[object, ...] | list[object]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    """("body", "args", 0, "site") -> "args.0.site"; a key that is not a plain name (an
+    unknown key such as "" or "a: b") is quoted, so the field stays readable and unambiguous."""
+    parts = [
+        str(p) if isinstance(p, int) or PLAIN.fullmatch(str(p)) else repr(p)
+        for p in loc
+        if p not in ("body", "query", "path", "header")
+    ]
     return ".".join(parts) or "body"
 
 

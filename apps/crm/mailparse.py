@@ -111,11 +111,21 @@ def _parse(raw: bytes) -> Inbound:
     references = tuple(dict.fromkeys(replied + refs))
     body = strip_quoted(_text(msg)).replace("\x00", "")[:MAX_BODY]
     tag = TAG.search(subject)
+    recipients = tuple(a for _, a in _addresses(msg, "to", "cc"))
+    # PostgreSQL text cannot hold NUL: refuse it here, naming the header, not at the INSERT
+    for field, values in (
+        ("from", (name, sender)),
+        ("to", recipients),
+        ("message-id", (message_id,)),
+        ("references", references),
+    ):
+        if any("\x00" in v for v in values):
+            raise MailError(field, "must not contain NUL characters")
     return Inbound(
         message_id=message_id,
         sender=sender,
         sender_name=(name or sender.split("@")[0])[:200],
-        recipients=tuple(a for _, a in _addresses(msg, "to", "cc")),
+        recipients=recipients,
         subject=subject.replace("\x00", ""),
         body=body,
         references=references,

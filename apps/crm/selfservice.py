@@ -62,7 +62,8 @@ def _guarded(request: Request, work: Callable[[], Response]) -> Response:
 
 
 def _check_csrf(request: Request, csrf: str) -> None:
-    if not hmac.compare_digest(csrf, csrf_value(request_token(request))):
+    # compared as bytes: compare_digest refuses str with non-ASCII characters (a 500)
+    if not hmac.compare_digest(csrf.encode(), csrf_value(request_token(request)).encode()):
         raise Forbidden("csrf: the form is stale or came from another site; reload the page")
 
 
