@@ -11,6 +11,7 @@ import importlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,9 @@ def parse_backup_status(doc: Any) -> dict[str, float]:
     return out
 
 
+PLAN_REFRESH_SECONDS = 30.0
+
+
 def plan_staleness(
     topology_path: Path, data_dir: Path, journals_dir: Path, plan_dir: Path
 ) -> PlanSource | None:
@@ -130,7 +134,14 @@ def plan_staleness(
         log.info("drctl.plan.check.staleness is not available; drctl_plan_stale is not exported")
         return None
 
+    # Checking re-renders the plan (tens of ms here, seconds for a large estate): at most once
+    # per PLAN_REFRESH_SECONDS, not on every 2 s scrape. Triggers move in days, not seconds.
+    cache: list[tuple[float, Mapping[str, Sequence[str]]]] = []
+
     def read() -> Mapping[str, Sequence[str]]:
-        return staleness(topology_path, data_dir, journals_dir, plan_dir)
+        now = time.monotonic()
+        if not cache or now - cache[0][0] > PLAN_REFRESH_SECONDS:
+            cache[:] = [(now, staleness(topology_path, data_dir, journals_dir, plan_dir))]
+        return cache[0][1]
 
     return read
