@@ -30,7 +30,7 @@ CLOUD_KEYS = {
 # key: "value", key = 'value', "key": "value", KEY=value (YAML, Python, JSON, shell, INI)
 ASSIGNED = re.compile(
     r"""(?P<key>[\w.-]*(?:password|passwd|secret|token|api_?key|private_?key|credential)"""
-    r"""[\w.-]*)["']?\s*[:=]\s*(?P<q>["']?)(?P<value>[^\s"',}{)\]]{12,})(?P=q)""",
+    r"""[\w.-]*)["']?\s*[:=]\s*(?P<q>["']?)(?P<value>[^\s"',}{)\]\\]{12,})(?P=q)""",
     re.IGNORECASE,
 )
 PLACEHOLDER = re.compile(
