@@ -21,10 +21,10 @@ DEFAULT_RUNS = int(os.environ.get("DRCTL_BENCH_DEFAULT_DRILLS", "3"))
 PATRONI_DEFAULTS = {"ttl": 30, "loop_wait": 10, "retry_timeout": 10}
 
 
-def _patch_config(url: str, values: dict[str, int]) -> None:
+def _patch_config(url: str, values: dict[str, int], auth: dict[str, str]) -> None:
     req = urllib.request.Request(
         f"{url}/config", json.dumps(values).encode(), method="PATCH",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **auth},
     )  # fmt: skip
     urllib.request.urlopen(req, timeout=5).close()
 
@@ -75,13 +75,14 @@ def main() -> None:
         }
         for u in urls
     ]
+    auth = next(iter(estate.clusters().values())).auth_headers()
     try:
         for url in urls:
-            _patch_config(url, PATRONI_DEFAULTS)
+            _patch_config(url, PATRONI_DEFAULTS, auth)
         baseline = _run("site-loss-brindisi-automatic", DEFAULT_RUNS, journals)
     finally:
         for url, timings in zip(urls, lab_timings, strict=True):
-            _patch_config(url, timings)
+            _patch_config(url, timings, auth)
     print()
     a = _summary("fenced takeover (lab timings)", fenced)
     b = _summary("Patroni defaults (ttl 30, loop 10)", baseline)

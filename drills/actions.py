@@ -43,9 +43,7 @@ class Context:
 
     @classmethod
     def create(cls, topology: Topology, estate: Estate) -> Context:
-        addresses = {s.name: estate.address(s.name) for s in topology.sites}
-        clusters = {s.name: Cluster(topology, s, addresses) for s in topology.systems}
-        return cls(topology, estate, clusters)
+        return cls(topology, estate, estate.clusters())
 
 
 def _s(args: dict[str, Scalar], key: str) -> str:

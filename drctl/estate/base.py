@@ -10,6 +10,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from drctl.errors import DrctlError
+from drctl.estate.patroni import Cluster
 from drctl.topology.model import Topology
 
 
@@ -85,6 +87,15 @@ class Estate(ABC):
         if value is None:
             raise NotImplementedError(f"set DRCTL_SECRET_{name.upper()}")
         return value
+
+    def clusters(self) -> dict[str, Cluster]:
+        """Each system's Patroni cluster, with the REST credentials when the estate has them."""
+        try:
+            auth: tuple[str, str] | None = ("drctl", self.secret("patroni_rest"))
+        except (NotImplementedError, DrctlError):
+            auth = None
+        addresses = {s.name: self.address(s.name) for s in self.topology.sites}
+        return {s.name: Cluster(self.topology, s, addresses, auth) for s in self.topology.systems}
 
     def latency(self, site: str) -> float | None:
         """The WAN latency (ms) currently injected at `site`, None when there is none."""

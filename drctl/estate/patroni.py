@@ -55,10 +55,23 @@ class Member:
 class Cluster:
     """One system's Patroni cluster, reached at `addresses` (site -> address)."""
 
-    def __init__(self, topo: Topology, system: System, addresses: dict[str, str]) -> None:
+    def __init__(
+        self,
+        topo: Topology,
+        system: System,
+        addresses: dict[str, str],
+        rest_auth: tuple[str, str] | None = None,
+    ) -> None:
         self.topo = topo
         self.system = system
         self.addresses = addresses
+        self.rest_auth = rest_auth  # Patroni REST credentials for unsafe methods (switchover)
+
+    def auth_headers(self) -> dict[str, str]:
+        if self.rest_auth is None:
+            return {}
+        user, password = self.rest_auth
+        return {"Authorization": "Basic " + _b64(f"{user}:{password}")}
 
     def member_name(self, site: str) -> str:
         return f"{self.system.database.cluster}-{site}"
@@ -225,7 +238,10 @@ class Cluster:
         deadline = time.monotonic() + timeout
         while True:
             req = urllib.request.Request(
-                f"{self.rest(leader)}/switchover", json.dumps(payload).encode(), method="POST"
+                f"{self.rest(leader)}/switchover",
+                json.dumps(payload).encode(),
+                method="POST",
+                headers={"Content-Type": "application/json", **self.auth_headers()},
             )
             try:
                 with urllib.request.urlopen(req, timeout=timeout):

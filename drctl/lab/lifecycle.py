@@ -14,7 +14,6 @@ from drctl.deploy import run_playbook
 from drctl.errors import EstateError
 from drctl.estate.base import ServiceHealth
 from drctl.estate.lab import LabEstate
-from drctl.estate.patroni import Cluster
 from drctl.lab import cgroups, firewall, inventory, secrets, supervisor
 from drctl.lab.paths import LabPaths
 from drctl.topology.model import Topology
@@ -95,8 +94,9 @@ def up(
         raise EstateError("lab up failed:\n  " + "\n  ".join(result.failures))
     changes += result.changed_tasks
     estate = LabEstate(topo, paths)
+    clusters = estate.clusters()
     for system in topo.systems:
-        cluster = Cluster(topo, system, {s.name: estate.address(s.name) for s in topo.sites})
+        cluster = clusters[system.name]
         preferred = system.placement[0]
         if cluster.leader_site() != preferred:
             progress(f"==> {system.database.cluster}: switching over to {preferred}")
@@ -163,8 +163,9 @@ def restore(
         else:
             started = supervisor.start_all(paths, site.name)
             done += [f"{site.name}: {name} started" for name in started]
+    clusters = estate.clusters()
     for system in topo.systems:
-        cluster = Cluster(topo, system, {s.name: estate.address(s.name) for s in topo.sites})
+        cluster = clusters[system.name]
         cluster.wait_leader(None, timeout)
         cluster.wait_replication(timeout)
         preferred = system.placement[0]

@@ -7,7 +7,15 @@ import os
 import secrets
 from pathlib import Path
 
-NAMES = ("db_superuser", "db_replication", "db_rewind", "db_app", "admin_token", "prober_token")
+NAMES = (
+    "db_superuser",
+    "db_replication",
+    "db_rewind",
+    "db_app",
+    "admin_token",
+    "prober_token",
+    "patroni_rest",
+)
 
 
 def load_or_create(path: Path) -> dict[str, str]:
