@@ -3,7 +3,11 @@ bubble, measured, verified and destroyed, with the real estate untouched."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,11 +19,13 @@ from drctl.estate.patroni import Cluster
 from drctl.lab import firewall
 from drctl.topology.model import Topology
 from drills.actions import Context, front_door_url
-from drills.engine import DrillLock, Engine, Options, approve_all, recover
-from drills.isolated import BUBBLE_ADDRESS, BUBBLE_CGROUP, SCRATCH, Bubble
+from drills.engine import DrillLock, Engine, Options, approve_all
+from drills.isolated import BUBBLE_ADDRESS, BUBBLE_CGROUP, SCRATCH
+from drills.journal import Status, load_journal
 from drills.load import load_drill, resolve
 
 pytestmark = pytest.mark.lab
+DRCTL = [sys.executable, "-m", "drctl"]
 
 
 def _clusters(topology: Topology, lab: LabEstate) -> dict[str, Cluster]:
@@ -95,22 +101,36 @@ def test_both_systems_restore_in_the_bubble_and_the_estate_is_untouched(
     _no_bubble_left(lab)
 
 
-def test_drill_recover_removes_a_bubble_left_by_a_dead_engine(
+def test_drill_recover_destroys_the_bubble_of_a_killed_engine(
     lab: LabEstate, topology: Topology, tmp_path: Path
 ) -> None:
-    _quiet_lab(topology, lab)
-    lock = DrillLock(lab.paths.state)
-    lock.acquire("test: leftover bubble")
-    try:
-        bubble = Bubble(lab.paths, topology, "leftover")
-        bubble.isolate()
-        bubble.scratch.mkdir(parents=True)
-        sleeper = ["/usr/bin/python3", "-c", "import time; time.sleep(600)"]
-        bubble.spawn("leftover", "drctl", sleeper, {})
-        assert (lab.paths.cgroup_root / BUBBLE_CGROUP / "leftover").is_dir()
-        lines: list[str] = []
-        recover(topology, lab, Options(journal_dir=tmp_path), progress=lines.append)
-    finally:
-        lock.release()
-    assert any("killed" in line for line in lines), lines
+    leaders = _quiet_lab(topology, lab)
+    env = {**os.environ, "DRCTL_JOURNAL_DIR": str(tmp_path)}
+    engine = subprocess.Popen(
+        [*DRCTL, "drill", "run", "isolated-test", "--yes"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    started = False
+    while time.monotonic() < deadline and not started:
+        for path in tmp_path.glob("*.json"):
+            with contextlib.suppress(ValueError):
+                started = any("start the copy" in a.name for a in load_journal(path).activities)
+        time.sleep(0.05)
+    assert started, "the drill never started a copy in the bubble"
+    engine.send_signal(signal.SIGKILL)
+    engine.wait(timeout=10)
+    assert [r for r in firewall.leftovers() if firewall.BUBBLE_CHAIN in r]  # left behind
+
+    out = subprocess.run(
+        [*DRCTL, "drill", "recover"], env=env, capture_output=True, text=True, timeout=400
+    )
+    assert out.returncode == 0, out.stderr
+    assert "bubble left by an isolated drill" in out.stderr
+    recovered = load_journal(next(tmp_path.glob("*.json")))
+    assert recovered.status is Status.RECOVERED
     _no_bubble_left(lab)
+    clusters = _clusters(topology, lab)
+    assert {s: c.leader_site() for s, c in clusters.items()} == leaders
