@@ -438,6 +438,8 @@ class Engine:
     def _failback(self) -> None:
         self.phase(Phase.FAILBACK)
         try:
+            # undo the fault first (power on, heal, restart what was killed), then fail back
+            undo_faults(self.journal, self.ctx, self.save, self.say)
             if self.drill.failback.runbook:
                 book = load_runbook(self.drill.failback.runbook, self.topo, self.opt.runbook_dir)
                 self._run_runbook(book, _now() + self.drill.failback.timeout_seconds)
@@ -576,6 +578,35 @@ def topology_digest() -> str:
     return hashlib.sha256(DEFAULT_PATH.read_bytes()).hexdigest()
 
 
+def undo_faults(
+    journal: Journal,
+    ctx: Context,
+    save: Callable[[], None],
+    say: Progress,
+    timeout: float = 180,
+) -> None:
+    """Run the journal's pending rollbacks in order; each leaves the list once it succeeded,
+    so a failed one stays for `drctl drill recover` to retry."""
+    for undo in list(journal.pending_rollbacks):
+        act = Activity(
+            phase=journal.phase,
+            kind="rollback",
+            name=_describe(undo["action"], undo["args"]),
+            start=_now(),
+        )
+        journal.activities.append(act)
+        try:
+            act.output = run_action(undo["action"], undo["args"], ctx, timeout)
+            act.status = "succeeded"
+            journal.pending_rollbacks.remove(undo)
+            say(f"    rollback: {act.name}")
+        except Exception as exc:
+            act.status, act.error = "failed", str(exc)
+            say(f"    rollback {act.name} failed: {exc}")
+        act.end = _now()
+        save()
+
+
 def steady_state(
     topo: Topology,
     estate: Estate,
@@ -587,25 +618,9 @@ def steady_state(
 ) -> None:
     """Undo every pending fault, then bring each cluster back to its preferred primary."""
     ctx = ctx or Context.create(topo, estate)
-    while journal.pending_rollbacks:
-        undo = journal.pending_rollbacks[0]
-        act = Activity(
-            phase=journal.phase,
-            kind="rollback",
-            name=_describe(undo["action"], undo["args"]),
-            start=_now(),
-        )
-        journal.activities.append(act)
-        try:
-            act.output = run_action(undo["action"], undo["args"], ctx, timeout)
-            act.status = "succeeded"
-        except Exception as exc:
-            act.status, act.error = "failed", str(exc)
-            say(f"    rollback {act.name} failed: {exc}")
-        act.end = _now()
-        journal.pending_rollbacks.pop(0)
-        save()
-        say(f"    rollback: {act.name}")
+    undo_faults(journal, ctx, save, say, timeout)
+    if journal.pending_rollbacks:
+        raise DrillError(f"could not undo: {journal.pending_rollbacks}")
     for system in topo.systems:
         cluster = ctx.clusters[system.name]
         cluster.wait_leader(None, timeout)

@@ -168,10 +168,11 @@ def test_bad_input_names_the_field_and_writes_nothing(
 
 
 def test_duplicate_symbol_is_a_conflict(ecm: TestClient, alice: dict[str, str]) -> None:
-    new_doc(ecm, alice, symbol="S/RES/2334 (2016)")
+    symbol = f"S/RES/{next(_n) + 9000} (2016)"  # unique: other tests share the database
+    new_doc(ecm, alice, symbol=symbol)
     r = ecm.post("/documents", json={"title": "t", "author": "a", "language": "en",
                  "date": "2024-01-01", "classification": "PS", "content_b64": "",
-                 "symbol": "S/RES/2334 (2016)"}, headers=alice)  # fmt: skip
+                 "symbol": symbol}, headers=alice)  # fmt: skip
     assert r.status_code == 409 and "symbol" in r.json()["detail"]
 
 

@@ -77,9 +77,13 @@ def test_leader_kill_promotes_valencia_and_router_follows(
         15,
         "brindisi's router sends writes to valencia",
     )
-    with psycopg.connect(router, autocommit=True) as conn:
-        row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
-        assert row == (False,)
+
+    def writable() -> bool:
+        # the router may route to valencia a moment before its promotion completes
+        with psycopg.connect(router, autocommit=True) as conn:
+            return conn.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
+
+    _wait(writable, 15, "writes through brindisi's router reach the new primary")
 
 
 def test_brindisi_power_off_keeps_quorum_and_crm_writable(
