@@ -105,6 +105,10 @@ def run_playbook(
     stats = runner.stats or {}
     result.changed = sum(stats.get("changed", {}).values())
     result.ok = sum(stats.get("ok", {}).values())
+    # no_log tasks (secrets) come back censored, their "changed" hidden: count them from the stats
+    for host, changed in sorted(stats.get("changed", {}).items()):
+        seen = sum(1 for c in result.changed_tasks if c.startswith(f"{host}: "))
+        result.changed_tasks += [f"{host}: a task with hidden output (no_log)"] * (changed - seen)
     if runner.rc != 0 and not result.failures:
         result.failures.append(f"ansible-playbook exited {runner.rc} ({runner.status})")
     return result
