@@ -53,6 +53,10 @@ test: setup lint
 bench: setup
 	$(PY) -m benchmarks
 
+soak: setup
+	$(DRCTL) lab up
+	$(DRCTL) drill soak --cycles 50 --json soak.json
+
 clean:
 	-$(DRCTL) lab down
 	rm -rf $(VENV) build *.egg-info

@@ -46,6 +46,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dsub.add_parser("recover", help="finish the failback of an interrupted drill").set_defaults(
         func=_recover
     )
+    soak = dsub.add_parser("soak", help="many failover/failback cycles, rotating the faults")
+    soak.add_argument("--cycles", type=int, default=50)
+    soak.add_argument("--json", type=Path, default=Path("soak.json"), help="where to write results")
+    soak.set_defaults(func=_soak)
 
 
 def _jdir(args: argparse.Namespace) -> Path:
@@ -224,3 +228,46 @@ def _recover(args: argparse.Namespace) -> int:
         lock.release()
     print(f"recovered {len(done)} drill(s)" if done else "nothing to recover; estate healthy")
     return 0
+
+
+def _soak(args: argparse.Namespace) -> int:
+    from drills import soak
+
+    if args.cycles < 1:
+        raise DrctlError("--cycles: must be at least 1")
+    topo = load_topology(args.topology)
+    cycles = soak.run(topo, _estate(topo, "lab"), args.cycles, _jdir_soak(args), progress=_say)
+    table = Table(title=f"soak: {len(cycles)} cycles")
+    cols = (
+        "fault kind",
+        "cycles",
+        "failed",
+        "RTO median",
+        "p95",
+        "max",
+        "writes lost",
+        "split brain",
+    )
+    for col in cols:
+        table.add_column(col)
+
+    def sec(v: float | None) -> str:
+        return f"{v:.2f} s" if v is not None else "-"
+
+    for k in soak.summarise(cycles):
+        table.add_row(
+            k.kind, str(k.cycles), str(k.failed), sec(k.rto_median), sec(k.rto_p95),
+            sec(k.rto_max), str(k.writes_lost), str(k.split_brain),
+        )  # fmt: skip
+    Console().print(table)
+    print(f"results: {soak.write_json(cycles, args.json)}")
+    return 0 if all(c.result == "passed" for c in cycles) else 1
+
+
+def _jdir_soak(args: argparse.Namespace) -> Path:
+    # soak journals are test evidence, not plan evidence: keep them out of drills/journals
+    if args.journals:
+        return Path(args.journals)
+    from drills.engine import Options
+
+    return Options().state_dir / "soak-journals"
