@@ -1,0 +1,156 @@
+"""drctl backup run | list | verify"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from drctl.backup import (
+    BackupKind,
+    Backups,
+    Check,
+    PgBackRest,
+    Verifier,
+    stanzas_of,
+    status_document,
+    write_status,
+)
+from drctl.backup.commands import DEFAULT_CONFIG
+from drctl.backup.status import status_file_path
+from drctl.errors import DrctlError
+from drctl.topology import DEFAULT_PATH, load_topology
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("backup", help="take, list and verify pgBackRest backups")
+    bsub = parser.add_subparsers(dest="action", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        type=Path,
+        default=Path(os.environ.get("DRCTL_PGBACKREST_CONFIG", str(DEFAULT_CONFIG))),
+        help="pgBackRest configuration (default: $DRCTL_PGBACKREST_CONFIG or %(default)s)",
+    )
+    common.add_argument("--topology", type=Path, default=DEFAULT_PATH)
+
+    run = bsub.add_parser("run", parents=[common], help="take a backup of a system's cluster")
+    run.add_argument("system", help="system (ecm) or cluster (ecm-db)")
+    run.add_argument("--type", choices=[k.value for k in BackupKind], default="full")
+    run.add_argument(
+        "--status-file",
+        type=Path,
+        default=None,
+        help="JSON status the exporter reads (default: $DRCTL_BACKUP_STATUS or "
+        "/var/lib/drctl/backup-status.json)",
+    )
+    run.add_argument("--no-status", action="store_true", help="do not write the status file")
+    run.set_defaults(func=_run)
+
+    ls = bsub.add_parser("list", parents=[common], help="list every cluster's backups")
+    ls.add_argument("--json", action="store_true", help="the status document, as JSON")
+    ls.set_defaults(func=_list)
+
+    verify = bsub.add_parser(
+        "verify", parents=[common], help="restore the latest backup into a scratch cluster"
+    )
+    verify.add_argument("systems", nargs="*", help="systems or clusters (default: all)")
+    verify.add_argument("--set", dest="label", help="a backup set label instead of the latest")
+    verify.add_argument(
+        "--check",
+        action="append",
+        default=[],
+        metavar="NAME[@DB]=SQL",
+        help="a query the restored cluster must answer (repeatable)",
+    )
+    verify.add_argument("--expect", action="append", default=[], metavar="NAME=VALUE")
+    verify.add_argument("--scratch", type=Path, help="where the scratch directory goes")
+    verify.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    verify.set_defaults(func=_verify)
+
+
+def _backups(args: argparse.Namespace) -> Backups:
+    return Backups(stanzas_of(load_topology(args.topology)), PgBackRest(config=args.config))
+
+
+def _run(args: argparse.Namespace) -> int:
+    backups = _backups(args)
+    result = backups.run(args.system, BackupKind(args.type))
+    b = result.backup
+    print(
+        f"{result.stanza}: {b.type} backup {b.label} in {result.seconds:.1f} s "
+        f"({b.info.size / 2**20:.1f} MiB, {b.info.repository.delta / 2**20:.1f} MiB stored)"
+    )
+    if not args.no_status:
+        path = args.status_file or status_file_path()
+        systems = {s: n for n, s in backups.stanzas.items()}
+        write_status(path, status_document(backups.list(), systems))
+        print(f"status written to {path}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    backups = _backups(args)
+    stanzas = backups.list()
+    if args.json:
+        systems = {s: n for n, s in backups.stanzas.items()}
+        print(json.dumps(status_document(stanzas, systems), indent=2, sort_keys=True))
+        return 0
+    table = Table(title="backups")
+    for col in ("cluster", "label", "type", "finished (UTC)", "seconds", "size MiB", "stored MiB"):
+        table.add_column(col, no_wrap=col in ("cluster", "label"))
+    for s in stanzas:
+        if not s.backup:
+            table.add_row(s.name, "-", "-", s.status.message, "", "", "")
+        for b in s.backup:
+            table.add_row(
+                s.name,
+                b.label + (" (page errors)" if b.error else ""),
+                str(b.type),
+                b.stopped_at.strftime("%Y-%m-%d %H:%M:%S"),
+                str(b.duration_seconds),
+                f"{b.info.size / 2**20:.1f}",
+                f"{b.info.repository.delta / 2**20:.1f}",
+            )
+    Console().print(table)
+    return 0
+
+
+def parse_checks(specs: list[str], expects: list[str]) -> list[Check]:
+    """`NAME[@DB]=SQL` and `NAME=VALUE` options -> checks."""
+    expected: dict[str, str] = {}
+    for e in expects:
+        name, sep, value = e.partition("=")
+        if not sep:
+            raise DrctlError(f"--expect {e!r}: expected NAME=VALUE")
+        expected[name] = value
+    checks = []
+    for spec in specs:
+        head, sep, sql = spec.partition("=")
+        if not sep or not sql.strip() or not head:
+            raise DrctlError(f"--check {spec!r}: expected NAME[@DB]=SQL")
+        name, _, db = head.partition("@")
+        checks.append(Check(name, sql, db or "postgres", expected.pop(name, None)))
+    if expected:
+        raise DrctlError(f"--expect names no --check: {', '.join(sorted(expected))}")
+    return checks
+
+
+def _verify(args: argparse.Namespace) -> int:
+    backups = _backups(args)
+    checks = parse_checks(args.check, args.expect)
+    verifier = Verifier(backups, scratch_root=args.scratch, keep=args.keep)
+    names = args.systems or list(backups.stanzas)
+    for name in names:
+        report = verifier.verify(name, checks, label=args.label)  # raises when damaged
+        for r in report.results:
+            print(f"  {r.name:<12} ok  {r.seconds:6.2f} s  {r.detail}")
+        print(
+            f"{report.stanza}: backup {report.label} verified in {report.total_seconds:.1f} s "
+            f"(restore {report.seconds('restore'):.1f} s)"
+        )
+    return 0
