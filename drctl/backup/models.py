@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from drctl.errors import DrctlError
 
@@ -130,6 +130,9 @@ class InfoError(DrctlError):
     """`pgbackrest info` answered something that is not its documented JSON."""
 
 
+_STANZAS = TypeAdapter(list[Stanza])
+
+
 def parse_info(text: str) -> list[Stanza]:
     try:
         doc = json.loads(text)
@@ -138,7 +141,7 @@ def parse_info(text: str) -> list[Stanza]:
     if not isinstance(doc, list):
         raise InfoError("pgbackrest info: expected a JSON list of stanzas")
     try:
-        return [Stanza.model_validate(s) for s in doc]
+        return _STANZAS.validate_python(doc)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
