@@ -8,6 +8,7 @@ Runs as root (initdb and pgBackRest run as postgres through runuser).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -22,6 +23,8 @@ import psycopg
 import pytest
 
 from drctl.backup import BackupKind, Backups, BackupVerifyError, Check, PgBackRest, Verifier
+from drctl.cli import main
+from monitoring.sources import backup_status_file
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(120)]
 
@@ -147,6 +150,25 @@ def test_full_then_incremental_backup_restores_every_row(primary: Primary) -> No
         row = conn.execute("SELECT md5(string_agg(body, '' ORDER BY id)) FROM docs").fetchone()
     assert row is not None and report.results[5].detail == f"postgres: {row[0]}"
     assert not list(Path(tempfile.gettempdir()).glob(f"drctl-verify-{STANZA}-*")), "scratch left"
+
+
+def test_the_command_line_runs_lists_and_verifies(
+    primary: Primary, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = f"--config={primary.backups.pgbackrest.config}"
+    status = primary.root / "backup-status.json"
+    assert main(["backup", "run", "ecm", "--type", "diff", config, f"--status-file={status}"]) == 0
+    assert "ecm-db: diff backup" in capsys.readouterr().out
+    assert set(backup_status_file(status)()) == {"ecm"}
+    assert main(["backup", "list", "--json", config]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["systems"]["ecm"]["last_type"] == "diff"
+    check = ["--check", "rows=SELECT count(*) FROM docs", "--expect", f"rows={ROWS}"]
+    assert main(["backup", "verify", "ecm", config, *check]) == 0
+    out = capsys.readouterr().out
+    assert "rows" in out and "verified in" in out
+    assert main(["backup", "verify", "ecm", config, *check[:2], "--expect", "rows=1"]) == 1
+    assert "check 'rows' failed: postgres: expected '1', got" in capsys.readouterr().err
 
 
 def test_verify_fails_naming_a_damaged_backup(primary: Primary) -> None:
