@@ -17,12 +17,21 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from drctl.backup import BackupKind, Backups, BackupVerifyError, Check, PgBackRest, Verifier
+from drctl.backup import (
+    BackupKind,
+    Backups,
+    BackupVerifyError,
+    Check,
+    PgBackRest,
+    Verifier,
+    restore_to,
+)
 from drctl.cli import main
 from monitoring.sources import backup_status_file
 
@@ -169,6 +178,68 @@ def test_the_command_line_runs_lists_and_verifies(
     assert "rows" in out and "verified in" in out
     assert main(["backup", "verify", "ecm", config, *check[:2], "--expect", "rows=1"]) == 1
     assert "check 'rows' failed: postgres: expected '1', got" in capsys.readouterr().err
+
+
+def test_point_in_time_restore_stops_before_the_corruption(primary: Primary) -> None:
+    """The corruption drill in small: rows deleted at t0, restored to just before t0."""
+    with psycopg.connect(primary.dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE ledger (id int PRIMARY KEY)")
+        conn.execute("INSERT INTO ledger SELECT generate_series(1, 100)")
+        time.sleep(0.05)
+        row = conn.execute("SELECT now()").fetchone()
+        assert row is not None
+        t0: datetime = row[0]
+        conn.execute("DELETE FROM ledger WHERE id > 10")  # the fault
+        conn.execute("SELECT pg_switch_wal()")
+    _wait_archived(primary)
+    target = primary.root / "pitr"
+    target.mkdir(mode=0o700)
+    shutil.chown(target, "postgres", "postgres")
+    argv = restore_to(target, t0, stanza=STANZA, pgbackrest=primary.backups.pgbackrest, delta=False)
+    t = time.monotonic()
+    _as_postgres(*argv)
+    port = _free_port()
+    with open(target / "postgresql.auto.conf", "a") as conf:
+        conf.write(
+            f"port = {port}\narchive_mode = off\nunix_socket_directories = '{primary.root}'\n"
+        )
+    _as_postgres(
+        str(PG_BIN / "pg_ctl"), "-D", str(target), "-l", str(primary.root / "pitr.log"),
+        "-w", "-t", "60", "start",
+    )  # fmt: skip
+    try:
+        dsn = f"host=127.0.0.1 port={port} dbname=postgres user=postgres"
+        deadline = time.monotonic() + 30
+        while True:
+            with psycopg.connect(dsn) as conn:
+                row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+                if row is not None and row[0] is False:
+                    count = conn.execute("SELECT count(*) FROM ledger").fetchone()
+                    break
+            assert time.monotonic() < deadline, "PITR copy never promoted"
+            time.sleep(0.1)
+        print(f"\nPITR restore + replay + promote {time.monotonic() - t:.2f} s")
+        assert count is not None and count[0] == 100
+    finally:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(target),
+             "-m", "immediate", "stop"],
+            capture_output=True,
+        )  # fmt: skip
+
+
+def _wait_archived(p: Primary) -> None:
+    deadline = time.monotonic() + 20
+    with psycopg.connect(p.dsn, autocommit=True) as conn:
+        while True:
+            row = conn.execute(
+                "SELECT last_archived_wal >= pg_walfile_name(pg_current_wal_lsn() - 1)"
+                " FROM pg_stat_archiver"
+            ).fetchone()
+            if row is not None and row[0]:
+                return
+            assert time.monotonic() < deadline, "WAL not archived"
+            time.sleep(0.1)
 
 
 def test_verify_fails_naming_a_damaged_backup(primary: Primary) -> None:
