@@ -175,3 +175,45 @@ def test_catalogue_drill_passes_and_leaves_the_lab_steady(
         moved = result.primary_after != result.primary_before
         assert moved == drill.expect_failover
     _assert_steady(topology, lab)
+
+
+@pytest.mark.parametrize(
+    "phase", [Phase.PROBES, Phase.FAULT, Phase.VERIFY, Phase.FAILBACK, Phase.STEADY_STATE]
+)
+def test_engine_killed_at_each_phase_is_recovered(
+    lab: LabEstate, topology: Topology, tmp_path: Path, phase: Phase
+) -> None:
+    """SIGKILL the engine as it enters `phase`; `drill recover` restores a healthy lab and the
+    journal says what happened (issue 10's crash safety; recovery phase: the test above)."""
+    env = {**os.environ, "DRCTL_JOURNAL_DIR": str(tmp_path)}
+    engine = subprocess.Popen(
+        [*DRCTL, "drill", "run", "leader-crash-ecm", "--yes"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 180
+    seen = None
+    while time.monotonic() < deadline and engine.poll() is None:
+        files = list(tmp_path.glob("*.json"))
+        if files:
+            try:
+                seen = load_journal(files[0]).phase
+            except ValueError:
+                seen = None
+            if seen is phase:
+                break
+        time.sleep(0.02)
+    assert seen is phase and engine.poll() is None, f"engine never reached {phase} (saw {seen})"
+    engine.send_signal(signal.SIGKILL)
+    engine.wait(timeout=10)
+
+    out = subprocess.run(
+        [*DRCTL, "drill", "recover"], env=env, capture_output=True, text=True, timeout=400
+    )
+    assert out.returncode == 0, out.stderr
+    recovered = load_journal(next(tmp_path.glob("*.json")))
+    assert recovered.status is Status.RECOVERED
+    assert recovered.pending_rollbacks == []
+    assert any("recovered by drctl drill recover" in r for r in recovered.reasons)
+    _assert_steady(topology, lab)
