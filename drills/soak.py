@@ -16,6 +16,7 @@ from typing import Any
 from drctl.estate.base import Estate
 from drctl.topology.model import Topology
 from drills.engine import Engine, Options, approve_all
+from drills.journal import Status
 from drills.model import Drill
 
 _STEADY = {
@@ -148,6 +149,9 @@ def run(
             reasons=list(journal.reasons),
         )
         done.append(cycle)
+        if journal.status is Status.INTERRUPTED:  # the engine failed back; stop the soak too
+            progress(f"cycle {n}/{cycles} {kind}: interrupted; soak stopped")
+            raise KeyboardInterrupt
         rto = f"{cycle.rto_seconds:.2f} s" if cycle.rto_seconds is not None else "-"
         progress(
             f"cycle {n}/{cycles} {kind}: {cycle.result}, RTO {rto}, "

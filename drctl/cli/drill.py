@@ -218,6 +218,9 @@ def _recover(args: argparse.Namespace) -> int:
     try:
         estate = _estate(topo, "lab")
         done = recover(topo, estate, options, progress=_say)
+        if not args.journals:  # a killed soak leaves its journal with the soak's
+            soak_options = Options(journal_dir=_jdir_soak(args), progress=_say)
+            done += recover(topo, estate, soak_options, progress=_say)
         if not done and estate.name == "lab":
             # no journal left work undone; still make sure the lab is in steady state
             from drctl.lab import lifecycle
