@@ -102,7 +102,8 @@ class _Walker:
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):
-                    raise self.fail(key_node, loc, "a key must be a plain value")
+                    message = "malformed YAML: a key must be a plain value, not a list or mapping"
+                    raise self.fail(key_node, loc, message)
                 key = self.scalar(key_node, loc)
                 if key in out:
                     raise self.fail(key_node, (*loc, key), "duplicate key")
