@@ -27,7 +27,7 @@ from typing import Any
 
 from drctl import __version__
 from drctl.errors import DrctlError
-from drctl.estate.base import Estate
+from drctl.estate.base import Estate, HostCheck
 from drctl.topology.model import Topology
 from drills import measure
 from drills.actions import Context, front_door_url, inverse, run_action, wait_check
@@ -408,7 +408,31 @@ class Engine:
                 act.output = detail
                 if not ok:
                     raise DrillError(f"verification failed: {check.name}: {detail}")
+        self._verify_hosts()
         self._count_losses("after recovery")
+
+    def _verify_hosts(self) -> None:
+        """On an estate reached over SSH, every host not fenced passes its own checks
+        (testinfra: services listening, Patroni role, disk, keys): one activity per host."""
+        try:
+            checks = self.estate.verify(skip_fenced=True)
+        except NotImplementedError:
+            return  # the lab: its health checks already probe every endpoint
+        by_host: dict[str, list[HostCheck]] = {}
+        for c in checks:
+            by_host.setdefault(c.host, []).append(c)
+        failed = []
+        for host, results in by_host.items():
+            site = results[0].site
+            remote = self.estate.remote(site) if site else None
+            with self.activity("check", f"verify: {host} (testinfra)", remote=remote) as act:
+                bad = [f"{c.check}: {c.detail}" for c in results if not c.passed]
+                act.output = f"{len(results) - len(bad)}/{len(results)} checks passed"
+                if bad:
+                    act.status, act.error = "failed", "; ".join(bad)
+                    failed += [f"{host} {b}" for b in bad]
+        if failed:
+            raise DrillError("host verification failed: " + "; ".join(failed))
 
     def _count_losses(self, when: str) -> None:
         """Every acknowledged write and document must be on the current primary."""

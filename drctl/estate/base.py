@@ -24,6 +24,17 @@ class ServiceHealth:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class HostCheck:
+    """One verification check run on a host itself (testinfra over SSH): `drctl verify`."""
+
+    host: str
+    site: str
+    check: str
+    passed: bool
+    detail: str = ""
+
+
 class Estate(ABC):
     """A running estate: sites with services, described by a topology."""
 
@@ -103,6 +114,11 @@ class Estate(ABC):
 
     def run_command(self, site: str, command: str, timeout: float = 60) -> str:
         raise NotImplementedError("this estate cannot run commands")
+
+    def verify(self, skip_fenced: bool = True) -> list[HostCheck]:
+        """Checks run on each host (services listening, Patroni role, disk, keys); a fenced
+        site's hosts are left out when `skip_fenced`."""
+        raise NotImplementedError("this estate has no host-level verification")
 
     def remote(self, site: str) -> str | None:
         """How actions at a site are carried out, for the journal (e.g. ssh://host)."""

@@ -19,14 +19,19 @@ TIMEOUT = 1.0
 TAGGED_SERVICES: dict[str, Callable[[str], bool]] = {
     "apps": lambda s: s.endswith("-app") or s == "hub-cache" or s.startswith("front-door-"),
     "monitoring": lambda s: s in ("prometheus", "drctl-exporter"),
+    "ssh": lambda s: s == "sshd",
 }
+SSH_PORT = 22  # roles/sshd: the lab's stand-in for each site's hosts' own sshd
 
 
 def skipped_tags(paths: LabPaths) -> set[str]:
     try:
-        return set(paths.skipped_tags.read_text().split())
+        skipped = set(paths.skipped_tags.read_text().split())
     except FileNotFoundError:
-        return set()
+        skipped = set()
+    if paths.lab.is_dir() and not any(paths.lab.glob("*/sshd/sshd_config")):
+        skipped.add("ssh")  # deployed before roles/sshd existed: the next `lab up` adds it
+    return skipped
 
 
 def _tcp(ep: Endpoint) -> tuple[bool, str]:
@@ -35,6 +40,13 @@ def _tcp(ep: Endpoint) -> tuple[bool, str]:
             return True, "listening"
     except OSError as exc:
         return False, exc.strerror or str(exc)
+
+
+def _ssh_banner(ep: Endpoint) -> tuple[bool, str]:
+    with socket.create_connection((str(ep.address), ep.port), timeout=TIMEOUT) as sock:
+        sock.settimeout(TIMEOUT)
+        banner = sock.recv(256).decode(errors="replace").strip()
+    return banner.startswith("SSH-2.0"), banner[:40] or "no banner"
 
 
 def _http(url: str) -> tuple[int, bytes]:
@@ -60,6 +72,8 @@ def check(ep: Endpoint) -> ServiceHealth:
         elif ep.service.endswith("-app") or ep.service == "hub-cache":
             code, _ = _http(f"{base}/healthz")
             ok, detail = code == 200, f"HTTP {code}"
+        elif ep.service == "sshd":
+            ok, detail = _ssh_banner(ep)
         elif ep.service == "prometheus":
             code, _ = _http(f"{base}/-/ready")
             ok, detail = code == 200, f"HTTP {code}"
@@ -73,9 +87,13 @@ def check(ep: Endpoint) -> ServiceHealth:
 
 def check_all(topo: Topology, skipped: Collection[str] = ()) -> list[ServiceHealth]:
     left_out = [TAGGED_SERVICES[t] for t in skipped if t in TAGGED_SERVICES]
+    lab_only = [
+        Endpoint(s.name, "sshd", s.lab_address, SSH_PORT, ("sites", i, "lab_address"))
+        for i, s in enumerate(topo.sites)
+    ]
     eps = [
         ep
-        for ep in endpoints(topo)
+        for ep in [*endpoints(topo), *lab_only]
         if ep.service != "etcd-peer" and not any(f(ep.service) for f in left_out)
     ]
     with ThreadPoolExecutor(max_workers=16) as pool:

@@ -1,7 +1,11 @@
-"""The lab's Ansible inventory, generated from the topology (never written by hand twice).
+"""The lab's Ansible inventories, generated from the topology (never written by hand twice).
 
 `inventories/lab/hosts.yml` is committed so readers see what the roles get; `lab up`
 regenerates it and a unit test proves the committed copy is current.
+
+`inventories/lab-ssh/hosts.yml` is the same inventory reached over SSH (the `lab-ssh` target,
+`drctl verify`): each site's sshd on its address, root with the controller's key. `lab up`
+writes it too; it names this machine's key and cgroup paths, so it is not committed.
 """
 
 from __future__ import annotations
@@ -12,9 +16,12 @@ from typing import Any
 import yaml
 
 from drctl import REPO_ROOT
+from drctl.lab.paths import LabPaths
+from drctl.lab.ssh import SshFiles
 from drctl.topology.model import SiteRole, SiteService, Topology
 
 LAB_INVENTORY = REPO_ROOT / "inventories" / "lab" / "hosts.yml"
+LAB_SSH_INVENTORY = REPO_ROOT / "inventories" / "lab-ssh" / "hosts.yml"
 
 HEADER = "# Generated from inventories/topology.yaml by `drctl lab up`; do not edit.\n"
 
@@ -86,13 +93,44 @@ def lab_inventory(topo: Topology) -> dict[str, Any]:
     }
 
 
+def lab_ssh_inventory(
+    topo: Topology, paths: LabPaths, skipped_tags: list[str] | None = None
+) -> dict[str, Any]:
+    """The lab inventory, reached over SSH: every site's sshd (roles/sshd) as root."""
+    inventory = lab_inventory(topo)
+    files = SshFiles.of(paths)
+    inventory["all"]["vars"].update(
+        {
+            "ansible_connection": "ssh",
+            "ansible_user": "root",
+            "ansible_ssh_private_key_file": str(files.key),
+            "ansible_ssh_common_args": (
+                f"-o UserKnownHostsFile={files.known_hosts} -o StrictHostKeyChecking=yes"
+            ),
+            "drctl_ssh_known_hosts": str(files.known_hosts),
+            "drctl_lab_root": str(paths.lab),
+            "drctl_cgroup_root": str(paths.cgroup_root),
+            "drctl_lab_skipped_tags": sorted(skipped_tags or []),
+        }
+    )
+    for name, host in inventory["all"]["hosts"].items():
+        host["ansible_host"] = host["drctl_address"]
+        host["drctl_data_root"] = str(paths.site_dir(name))
+    return inventory
+
+
 def render(topo: Topology) -> str:
     return HEADER + yaml.safe_dump(lab_inventory(topo), sort_keys=False, width=100)
 
 
-def write(topo: Topology, path: Path = LAB_INVENTORY) -> bool:
-    """Write the inventory; True when the file changed."""
-    text = render(topo)
+def render_ssh(topo: Topology, paths: LabPaths, skipped_tags: list[str] | None = None) -> str:
+    inventory = lab_ssh_inventory(topo, paths, skipped_tags)
+    return HEADER + yaml.safe_dump(inventory, sort_keys=False, width=100)
+
+
+def write(topo: Topology, path: Path = LAB_INVENTORY, text: str | None = None) -> bool:
+    """Write the inventory (the lab's unless `text` is given); True when the file changed."""
+    text = render(topo) if text is None else text
     if path.exists() and path.read_text() == text:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from drctl.deploy import run_playbook
 from drctl.errors import EstateError
 from drctl.estate.base import ServiceHealth
 from drctl.estate.lab import LabEstate
-from drctl.lab import cgroups, firewall, inventory, secrets, supervisor
+from drctl.lab import cgroups, firewall, inventory, secrets, ssh, supervisor
 from drctl.lab.paths import LabPaths
 from drctl.topology.model import Topology
 
@@ -68,7 +68,11 @@ def up(
     paths.lab.mkdir(parents=True, exist_ok=True)
     paths.ansible.mkdir(parents=True, exist_ok=True, mode=0o700)
     values = secrets.load_or_create(paths.secrets)
-    paths.skipped_tags.write_text(" ".join(sorted(set((skip_tags or "").split(",")) - {""})))
+    skipped = sorted(set((skip_tags or "").split(",")) - {""})
+    paths.skipped_tags.write_text(" ".join(skipped))
+    _, created = ssh.ensure_key_pair(paths)
+    if created:
+        changes.append(f"ssh: controller key pair created in {paths.ssh}")
     if inventory.write(topo):
         changes.append(f"inventory {inventory.LAB_INVENTORY.relative_to(REPO_ROOT)} regenerated")
     paths.cgroup_root.mkdir(parents=True, exist_ok=True)
@@ -84,6 +88,7 @@ def up(
             # the lab runs the apps from the repository's own environment
             "app_venv": str(REPO_ROOT / ".venv"),
             "app_install": False,
+            "drctl_ssh_public_key": ssh.public_key(paths),
         },
         private_dir=paths.ansible,
         progress=progress,
@@ -93,6 +98,11 @@ def up(
     if result.failures:
         raise EstateError("lab up failed:\n  " + "\n  ".join(result.failures))
     changes += result.changed_tasks
+    if ssh.write_known_hosts(topo, paths):
+        changes.append(f"ssh: {ssh.SshFiles.of(paths).known_hosts} written from the host keys")
+    ssh_inventory = inventory.render_ssh(topo, paths, skipped)
+    if inventory.write(topo, inventory.LAB_SSH_INVENTORY, ssh_inventory):
+        changes.append(f"inventory {inventory.LAB_SSH_INVENTORY.relative_to(REPO_ROOT)} written")
     estate = LabEstate(topo, paths)
     clusters = estate.clusters()
     for system in topo.systems:

@@ -39,6 +39,11 @@ class LabPaths:
         return self.lab / "secrets.json"
 
     @property
+    def ssh(self) -> Path:
+        """The controller's SSH key pair and known_hosts for the lab's sshd (lab-ssh target)."""
+        return self.lab / "ssh"
+
+    @property
     def ansible(self) -> Path:
         return self.state / "ansible"
 
@@ -58,6 +63,10 @@ class LabPaths:
     def cgroup_match_path(self, site: str) -> str:
         """The path iptables' cgroup match expects: relative to the cgroup2 mount."""
         return f"{self.cgroup_name}/{site}"
+
+    def sshd_dir(self, site: str) -> Path:
+        """The site's sshd: its configuration, host key and authorized_keys (roles/sshd)."""
+        return self.site_dir(site) / "sshd"
 
     def supervisor_conf(self, site: str) -> Path:
         return self.site_dir(site) / "supervisord.conf"

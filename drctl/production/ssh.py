@@ -1,0 +1,195 @@
+"""Service and command steps on an estate's hosts over SSH, through pyinfra's Python API.
+
+One pyinfra `State` holds a connection per host, opened on first use and kept open across
+calls (a drill's step costs one command, not one handshake). A host that was powered off comes
+back with a new connection: a command that finds its connection dead reconnects once.
+
+The service manager differs by estate (the inventory's `drctl_service_manager`): the lab's sites
+run supervisord with a cgroup per service, production hosts systemd units `drctl-<service>`.
+"""
+
+from __future__ import annotations
+
+import shlex
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from drctl.errors import EstateError
+from drctl.production.hosts import SshHost, SshInventory
+
+CONNECT_TIMEOUT = 5
+
+
+@dataclass(frozen=True)
+class Result:
+    host: str
+    ok: bool
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+class SshSession:
+    """Commands on the inventory's hosts, over connections kept open."""
+
+    def __init__(self, inventory: SshInventory, connect_timeout: int = CONNECT_TIMEOUT) -> None:
+        from pyinfra.api.config import Config
+        from pyinfra.api.inventory import Inventory
+        from pyinfra.api.state import State
+
+        self.inventory = inventory
+        names = [(h.name, _connector_data(h)) for h in inventory.hosts]
+        self._pyinfra = Inventory((names, {}))  # type: ignore[no-untyped-call]
+        config = Config(CONNECT_TIMEOUT=connect_timeout)  # type: ignore[no-untyped-call]
+        self._state = State(self._pyinfra, config)
+        self._locks = {h.name: threading.Lock() for h in inventory.hosts}
+        self.latencies: list[float] = []  # seconds per command on an open connection
+
+    def run(self, host: SshHost, command: str, timeout: float = 60) -> Result:
+        """Run a shell command on `host`; never raises for a non-zero exit (see `check`)."""
+        # The remote `timeout`: pyinfra's own relies on gevent, which drctl does not patch in.
+        wrapped = f"timeout -s KILL {max(1, int(timeout))} sh -c {shlex.quote(command)}"
+        with self._locks[host.name]:
+            target = self._pyinfra.get_host(host.name)
+            for attempt in (1, 2):
+                self._connect(target, host)
+                start = time.monotonic()
+                try:
+                    ok, out = target.run_shell_command(wrapped, _sudo=host.become)
+                except Exception as exc:  # paramiko's SSHException, OSError, EOFError
+                    if attempt == 2 or not _connection_lost(exc):
+                        raise EstateError(f"{host.url}: {type(exc).__name__}: {exc}") from exc
+                    target.connected = False  # powered off and on since: a new connection
+                    continue
+                seconds = time.monotonic() - start
+                self.latencies.append(seconds)
+                return Result(host.name, ok, out.stdout, out.stderr, seconds)
+        raise AssertionError("unreachable")
+
+    def check(self, host: SshHost, command: str, timeout: float = 60) -> str:
+        """Run a command that must succeed; its output."""
+        result = self.run(host, command, timeout)
+        if not result.ok:
+            detail = (result.stderr or result.stdout).strip()[-300:]
+            raise EstateError(f"{host.url}: `{command}` failed: {detail}")
+        return result.stdout
+
+    def reachable(self, host: SshHost) -> bool:
+        """A fresh connection succeeds (after a power on: the host has booted)."""
+        with self._locks[host.name]:
+            target = self._pyinfra.get_host(host.name)
+            target.connected = False
+            try:
+                self._connect(target, host)
+            except EstateError:
+                return False
+            return True
+
+    def close(self) -> None:
+        for host in self._pyinfra:
+            if host.connected:
+                client = getattr(host.connector, "client", None)
+                if client is not None:
+                    client.close()
+                host.connected = False
+
+    def _connect(self, target: Any, host: SshHost) -> None:
+        if target.connected:
+            return
+        from pyinfra.api.exceptions import ConnectError
+
+        try:
+            target.connect(show_errors=False, raise_exceptions=True)
+        except ConnectError as exc:
+            raise EstateError(f"{host.url}: cannot connect: {exc}") from None
+
+
+def _connector_data(host: SshHost) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "ssh_hostname": host.ssh_address,
+        "ssh_port": host.port,
+        "ssh_user": host.user,
+        # a host key not in drctl's known_hosts is refused, never accepted silently
+        "ssh_strict_host_key_checking": "yes",
+        "ssh_connect_retries": 0,
+    }
+    if host.key_file is not None:
+        data.update(ssh_key=str(host.key_file), ssh_allow_agent=False, ssh_look_for_keys=False)
+    if host.known_hosts is not None:
+        data["ssh_known_hosts_file"] = str(host.known_hosts)
+    return data
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(
+        word in text
+        for word in ("not active", "eof", "closed", "reset", "broken pipe", "session not")
+    )
+
+
+class ServiceManager:
+    """Shell commands that kill, start and inspect one service on a host."""
+
+    def kill(self, host: SshHost, service: str) -> str:
+        raise NotImplementedError
+
+    def start(self, host: SshHost, service: str) -> str:
+        raise NotImplementedError
+
+    def is_down(self, host: SshHost, service: str) -> str:
+        """Prints `down` or `up`."""
+        raise NotImplementedError
+
+
+class Supervisor(ServiceManager):
+    """The lab's sites: one supervisord per site, every service in its own cgroup."""
+
+    def _cgroup(self, host: SshHost, service: str) -> str:
+        return shlex.quote(f"{host.cgroup_root}/{host.site}/{service}")
+
+    def _procs(self, cg: str) -> str:
+        return f"find {cg} -name cgroup.procs -exec cat {{}} + 2>/dev/null"
+
+    def kill(self, host: SshHost, service: str) -> str:
+        cg = self._cgroup(host, service)
+        return (
+            f"[ -d {cg} ] || {{ echo 'no service {service} at {host.site}' >&2; exit 3; }}; "
+            f"echo 1 > {cg}/cgroup.kill; i=0; "
+            f'while [ -n "$({self._procs(cg)})" ]; do '
+            "i=$((i+1)); [ $i -lt 500 ] || { echo 'processes survive' >&2; exit 4; }; "
+            "sleep 0.02; done"
+        )
+
+    def start(self, host: SshHost, service: str) -> str:
+        conf = shlex.quote(f"{host.lab_root}/{host.site}/supervisord.conf")
+        return (
+            f"out=$(supervisorctl -c {conf} start {shlex.quote(service)}); rc=$?; "
+            'echo "$out"; case "$out" in *"already started"*) exit 0;; esac; exit $rc'
+        )
+
+    def is_down(self, host: SshHost, service: str) -> str:
+        cg = self._cgroup(host, service)
+        return f'if [ -n "$({self._procs(cg)})" ]; then echo up; else echo down; fi'
+
+
+class Systemd(ServiceManager):
+    """Production hosts: roles/service's units, `drctl-<service>.service`."""
+
+    def _unit(self, service: str) -> str:
+        return shlex.quote(f"drctl-{service}.service")
+
+    def kill(self, host: SshHost, service: str) -> str:
+        return f"systemctl kill -s KILL {self._unit(service)}"
+
+    def start(self, host: SshHost, service: str) -> str:
+        return f"systemctl start {self._unit(service)}"
+
+    def is_down(self, host: SshHost, service: str) -> str:
+        unit = self._unit(service)
+        return f"if systemctl is-active --quiet {unit}; then echo up; else echo down; fi"
+
+
+MANAGERS: dict[str, ServiceManager] = {"supervisor": Supervisor(), "systemd": Systemd()}
