@@ -159,7 +159,8 @@ class ProductionEstate(Estate):
         self.hypervisor.power_off(site)
 
     def power_on(self, site: str) -> None:
-        """Power on, then wait until every host of the site answers over SSH (booted)."""
+        """Power on, then wait until every host of the site answers over SSH and its services
+        have started: "running" to a hypervisor is not "serving" yet."""
         self.hypervisor.power_on(site)
         deadline = time.monotonic() + BOOT_TIMEOUT
         for host in self.inventory.at(site):
@@ -167,6 +168,8 @@ class ProductionEstate(Estate):
                 if time.monotonic() > deadline:
                     raise EstateError(f"{host.url}: no answer {BOOT_TIMEOUT:g} s after power on")
                 time.sleep(0.2)
+            left = max(1, int(deadline - time.monotonic()))
+            self.ssh.check(host, MANAGERS[host.service_manager].wait_started(host, left), left + 5)
 
     def partition(self, site: str) -> None:
         self.topology.site(site)

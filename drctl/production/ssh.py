@@ -61,7 +61,7 @@ class SshSession:
                 except Exception as exc:  # paramiko's SSHException, OSError, EOFError
                     if attempt == 2 or not _connection_lost(exc):
                         raise EstateError(f"{host.url}: {type(exc).__name__}: {exc}") from exc
-                    target.connected = False  # powered off and on since: a new connection
+                    _close(target)  # powered off and on since: a new connection
                     continue
                 seconds = time.monotonic() - start
                 self.latencies.append(seconds)
@@ -80,7 +80,7 @@ class SshSession:
         """A fresh connection succeeds (after a power on: the host has booted)."""
         with self._locks[host.name]:
             target = self._pyinfra.get_host(host.name)
-            target.connected = False
+            _close(target)
             try:
                 self._connect(target, host)
             except EstateError:
@@ -89,11 +89,7 @@ class SshSession:
 
     def close(self) -> None:
         for host in self._pyinfra:
-            if host.connected:
-                client = getattr(host.connector, "client", None)
-                if client is not None:
-                    client.close()
-                host.connected = False
+            _close(host)
 
     def _connect(self, target: Any, host: SshHost) -> None:
         if target.connected:
@@ -104,6 +100,13 @@ class SshSession:
             target.connect(show_errors=False, raise_exceptions=True)
         except ConnectError as exc:
             raise EstateError(f"{host.url}: cannot connect: {exc}") from None
+
+
+def _close(target: Any) -> None:
+    client = getattr(target.connector, "client", None)
+    if client is not None:
+        client.close()
+    target.connected = False
 
 
 def _connector_data(host: SshHost) -> dict[str, Any]:
@@ -143,6 +146,10 @@ class ServiceManager:
         """Prints `down` or `up`."""
         raise NotImplementedError
 
+    def wait_started(self, host: SshHost, seconds: int) -> str:
+        """Exits 0 once every service of the host has started (after a power on)."""
+        raise NotImplementedError
+
 
 class Supervisor(ServiceManager):
     """The lab's sites: one supervisord per site, every service in its own cgroup."""
@@ -174,6 +181,15 @@ class Supervisor(ServiceManager):
         cg = self._cgroup(host, service)
         return f'if [ -n "$({self._procs(cg)})" ]; then echo up; else echo down; fi'
 
+    def wait_started(self, host: SshHost, seconds: int) -> str:
+        # every program RUNNING: status exits non-zero for stopped ones, and prints the rest
+        ctl = f"supervisorctl -c {shlex.quote(f'{host.lab_root}/{host.site}/supervisord.conf')}"
+        return (
+            f"i=0; until out=$({ctl} status) && ! echo \"$out\" | grep -qE 'STARTING|BACKOFF'; "
+            f'do i=$((i+1)); [ $i -lt {seconds * 2} ] || {{ echo "$out"; exit 1; }}; '
+            "sleep 0.5; done"
+        )
+
 
 class Systemd(ServiceManager):
     """Production hosts: roles/service's units, `drctl-<service>.service`."""
@@ -190,6 +206,13 @@ class Systemd(ServiceManager):
     def is_down(self, host: SshHost, service: str) -> str:
         unit = self._unit(service)
         return f"if systemctl is-active --quiet {unit}; then echo up; else echo down; fi"
+
+    def wait_started(self, host: SshHost, seconds: int) -> str:
+        return (
+            f"timeout {seconds} systemctl is-system-running --wait >/dev/null; "
+            "failed=$(systemctl list-units 'drctl-*' --state=failed --no-legend); "
+            '[ -z "$failed" ] || { echo "$failed"; exit 1; }'
+        )
 
 
 MANAGERS: dict[str, ServiceManager] = {"supervisor": Supervisor(), "systemd": Systemd()}
