@@ -23,7 +23,7 @@ from typing import Any
 
 from drctl.estate.base import HostCheck
 from drctl.lab.health import TAGGED_SERVICES
-from drctl.production.hosts import SshHost, SshInventory, service_group
+from drctl.production.hosts import SshHost, SshInventory, service_groups
 from drctl.topology.endpoints import Endpoint, endpoints
 from drctl.topology.model import Topology
 
@@ -33,27 +33,27 @@ SSH_TIMEOUT = 5
 PRIMARY_ROLES = ("primary", "master")
 
 
-def endpoint_group(service: str) -> str | None:
-    """The inventory group of the hosts serving a topology endpoint (etcd-peer, ecm-db-patroni,
-    haproxy-ecm-db, front-door-ecm, ...)."""
+def endpoint_groups(service: str) -> frozenset[str]:
+    """The inventory groups of the hosts serving a topology endpoint (etcd-peer,
+    ecm-db-patroni, haproxy-ecm-db, front-door-ecm, ...); empty: every host."""
     if service.startswith("front-door-"):
-        return "front_door"
+        return frozenset({"front_door"})
     if service.startswith("haproxy-"):
-        return "haproxy"
+        return frozenset({"haproxy"})
     if service.endswith("-patroni"):
-        return "patroni"
+        return frozenset({"patroni"})
     if service == "etcd-peer":
-        return "etcd"
-    return service_group(service)
+        return frozenset({"etcd"})
+    return service_groups(service)
 
 
 def host_endpoints(inventory: SshInventory, topo: Topology) -> dict[str, list[Endpoint]]:
     """Each host's endpoints, at the host's own address: what must listen there."""
     out: dict[str, list[Endpoint]] = {h.name: [] for h in inventory.hosts}
     for ep in endpoints(topo):
-        group = endpoint_group(ep.service)
+        groups = endpoint_groups(ep.service)
         for host in inventory.at(ep.site):
-            if group is not None and group not in host.groups:
+            if groups and not groups & host.groups:
                 continue
             skipped = [TAGGED_SERVICES[t] for t in host.skipped_tags if t in TAGGED_SERVICES]
             if any(f(ep.service) for f in skipped):

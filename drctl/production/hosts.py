@@ -99,32 +99,33 @@ class SshInventory:
         if not hosts:
             raise ConfigError.single(self.path, "all.hosts", f"no host at site {site!r}")
         if service is not None:
-            group = service_group(service)
+            groups = service_groups(service)
             for host in hosts:
-                if group is None or group in host.groups:
+                if not groups or groups & host.groups:
                     return host
             raise ConfigError.single(
-                self.path, "all.children", f"no host at {site} is in group {group!r} ({service})"
+                self.path,
+                "all.children",
+                f"no host at {site} is in group {' or '.join(sorted(groups))} ({service})",
             )
         return hosts[0]
 
 
-def service_group(service: str) -> str | None:
-    """The inventory group whose hosts run a service (a supervisor program or systemd unit
-    name); None for services every host runs."""
-    if service in ("node-exporter", "sshd"):
-        return None
+def service_groups(service: str) -> frozenset[str]:
+    """The inventory groups whose hosts run a service (a supervisor program or systemd unit
+    name); empty for services every host runs (node exporter, sshd)."""
     if service.endswith("-db"):
-        return "patroni"
+        return frozenset({"patroni"})
     if service.endswith("-app"):
-        return service.removesuffix("-app")
-    return {
-        "etcd": "etcd",
-        "haproxy": "haproxy",
-        "hub-cache": "hub_cache",
-        "prometheus": "prometheus",
-        "drctl-exporter": "drctl_exporter",
-    }.get(service)
+        return frozenset({service.removesuffix("-app")})
+    groups = {
+        "etcd": {"etcd"},
+        "haproxy": {"haproxy", "front_door"},  # a site's router, or the front door
+        "hub-cache": {"hub_cache"},
+        "prometheus": {"prometheus"},
+        "drctl-exporter": {"drctl_exporter"},
+    }
+    return frozenset(groups.get(service, ()))
 
 
 def inventory_file(path: Path) -> Path:

@@ -10,6 +10,7 @@ import paramiko
 import pytest
 import yaml
 
+from drctl.errors import ConfigError
 from drctl.estate.base import HostCheck
 from drctl.estate.production import ProductionEstate
 from drctl.lab import inventory, ssh
@@ -176,3 +177,26 @@ def test_production_estate_asks_the_hypervisor_not_ssh(topology: Topology) -> No
         estate.partition("brindisi")
     with pytest.raises(NotImplementedError):
         estate.add_latency("brindisi", 50)
+
+
+@pytest.mark.parametrize(
+    ("site", "service", "host"),
+    [
+        ("brindisi", "haproxy", "brindisi-app"),
+        ("brindisi", "crm-db", "brindisi-db"),
+        ("brindisi", "ecm-app", "brindisi-app"),
+        ("newyork", "node-exporter", "newyork-etcd"),
+        ("geneva", "hub-cache", "geneva-cache"),
+    ],
+)
+def test_a_service_is_found_on_its_sites_host(site: str, service: str, host: str) -> None:
+    assert load_inventory(PRODUCTION).host_for(site, service).name == host
+
+
+def test_the_front_doors_haproxy_is_a_lab_host(lab_ssh: Path) -> None:
+    assert load_inventory(lab_ssh).host_for("frontdoor", "haproxy").name == "frontdoor"
+
+
+def test_a_service_no_host_runs_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="no host at geneva is in group patroni"):
+        load_inventory(PRODUCTION).host_for("geneva", "ecm-db")
