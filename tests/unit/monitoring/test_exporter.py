@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import urllib.request
 from collections.abc import Collection, Sequence
 
@@ -42,7 +43,9 @@ def test_the_lab_exporter_listens_at_newyork() -> None:
     assert default_listen(load_topology(DEFAULT_PATH)) == ("127.10.3.1", 9180)
 
 
-def test_metrics_are_served_over_http() -> None:
+def _scrape(gzipped: bool) -> tuple[str, str | None]:
+    """The text of /metrics and its Content-Encoding."""
+
     def nothing_answers(endpoints: Collection[HostPort], timeout: float) -> set[HostPort]:
         return set()
 
@@ -56,11 +59,20 @@ def test_metrics_are_served_over_http() -> None:
     server, thread = serve(build_registry(collector), "127.0.0.1", 0)
     try:
         url = f"http://127.0.0.1:{server.server_port}/metrics"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            text = response.read().decode()
+        headers = {"Accept-Encoding": "gzip"} if gzipped else {}
+        request = urllib.request.Request(url, headers=headers)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body, encoding = response.read(), response.headers.get("Content-Encoding")
     finally:
         server.shutdown()
         thread.join(5)
+    return (gzip.decompress(body) if encoding == "gzip" else body).decode(), encoding
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_metrics_are_served_over_http(gzipped: bool) -> None:
+    text, encoding = _scrape(gzipped)
+    assert encoding == ("gzip" if gzipped else None)
     assert 'drctl_site_up{site="brindisi"} 0.0' in text
     assert 'drctl_objective_rto_seconds{system="ecm"} 60.0' in text
     assert 'drctl_source_up{source="patroni"} 0.0' in text

@@ -71,6 +71,8 @@ def looks_generated(value: str) -> bool:
         and entropy(value) >= 3.5
         and not re.fullmatch(r"[\w.]+\(.*", value)  # a call: os.environ.get(...)
         and not re.fullmatch(r"[a-z_][a-z0-9_.]*", value)  # an identifier: settings.token
+        # capitals without digits: a variable's name or a format (USER@REALM!TOKENID=SECRET)
+        and not re.fullmatch(r"[A-Z_@!=.:`-]+", value)
         and not value.startswith(("/", "./", "~/"))  # a path: DRCTL_SECRETS_FILE=/root/...
     )
 
