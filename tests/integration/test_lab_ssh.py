@@ -3,6 +3,7 @@ SSH (`drctl verify`), and the Brindisi site-loss drill run through the productio
 
 from __future__ import annotations
 
+import stat
 import statistics
 import subprocess
 import sys
@@ -54,6 +55,10 @@ def _assert_steady(topology: Topology, lab: LabEstate) -> None:
 def test_every_site_answers_ssh_with_the_controller_key_only(
     over_ssh: ProductionEstate, topology: Topology
 ) -> None:
+    key = over_ssh.inventory.hosts[0].key_file
+    assert key is not None and stat.S_IMODE(key.stat().st_mode) == 0o600
+    known = over_ssh.inventory.hosts[0].known_hosts
+    assert known is not None and len(known.read_text().splitlines()) == len(topology.sites)
     for site in topology.sites:
         out = over_ssh.run_command(site.name, "id -un; cat /proc/self/cgroup")
         user, cgroup = out.split("\n", 1)
