@@ -1,4 +1,4 @@
-"""drctl backup run | list | verify"""
+"""drctl backup run | list | verify | offsite"""
 
 from __future__ import annotations
 
@@ -23,7 +23,10 @@ from drctl.backup import (
 from drctl.backup.commands import DEFAULT_CONFIG
 from drctl.backup.status import status_file_path
 from drctl.errors import DrctlError
+from drctl.inventory.production import DEFAULT_OUT as PRODUCTION_INVENTORY_DIR
 from drctl.topology import DEFAULT_PATH, load_topology
+
+PRODUCTION_INVENTORY = PRODUCTION_INVENTORY_DIR / "hosts.yml"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,6 +74,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verify.add_argument("--scratch", type=Path, help="where the scratch directory goes")
     verify.add_argument("--keep", action="store_true", help="keep the scratch directory")
     verify.set_defaults(func=_verify)
+
+    offsite = bsub.add_parser(
+        "offsite", help="check the off-site copies in S3 (production: the OffsiteBackup bucket)"
+    )
+    offsite.add_argument("--topology", type=Path, default=DEFAULT_PATH)
+    offsite.add_argument(
+        "--inventory",
+        type=Path,
+        default=PRODUCTION_INVENTORY,
+        help="the inventory naming the buckets (drctl_backup; default: %(default)s)",
+    )
+    offsite.add_argument(
+        "--max-age-hours",
+        type=float,
+        default=26.0,
+        help="the newest copy may be this old (default: %(default)s: a daily backup, with slack)",
+    )
+    offsite.set_defaults(func=_offsite)
 
 
 def _backups(args: argparse.Namespace) -> Backups:
@@ -154,3 +175,19 @@ def _verify(args: argparse.Namespace) -> int:
             f"(restore {report.seconds('restore'):.1f} s)"
         )
     return 0
+
+
+def _offsite(args: argparse.Namespace) -> int:
+    """Every stanza has a recent copy in the bucket, and in its replica; exit 1 otherwise."""
+    from datetime import timedelta
+
+    from drctl.production.aws import AwsDriver
+
+    if args.max_age_hours <= 0:
+        raise DrctlError(f"--max-age-hours {args.max_age_hours:g}: must be more than 0")
+    stanzas = sorted(stanzas_of(load_topology(args.topology)).values())
+    driver = AwsDriver.from_inventory(args.inventory)
+    checks = driver.check_offsite(stanzas, timedelta(hours=args.max_age_hours))
+    for check in checks:
+        print(check)
+    return 0 if all(c.ok for c in checks) else 1
