@@ -27,6 +27,9 @@ from psycopg.rows import DictRow, dict_row
 Conn = psycopg.Connection[DictRow]
 
 CONNECT_TIMEOUT_S = 2  # libpq's minimum
+# PostgreSQL's WARNING when a COMMIT stops waiting for the synchronous standby (a cancel, a
+# terminated backend): the row is committed locally only, and a failover may lose it.
+SYNC_WAIT_CANCELLED = "canceling wait for synchronous replication"
 
 
 class DatabaseUnavailable(Exception):
@@ -172,10 +175,22 @@ class Database:
             timer = threading.Timer(remaining, expire)
             timer.daemon = True
             timer.start()
-            with conn.transaction():
-                if statement_timeout_ms is not None:
-                    conn.execute(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
-                yield conn
+            warnings: list[str] = []
+
+            def keep(diag: psycopg.errors.Diagnostic) -> None:
+                warnings.append(diag.message_primary or "")
+
+            conn.add_notice_handler(keep)
+            try:
+                with conn.transaction():
+                    if statement_timeout_ms is not None:
+                        conn.execute(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
+                    yield conn
+            finally:
+                conn.remove_notice_handler(keep)
+            if any(SYNC_WAIT_CANCELLED in w for w in warnings):
+                # never acknowledge it: the caller answers 503 and the client retries
+                raise DatabaseUnavailable("commit not confirmed by the synchronous standby")
         except (
             psycopg.OperationalError,
             psycopg.InterfaceError,
