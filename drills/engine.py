@@ -414,8 +414,9 @@ class Engine:
     def _verify_hosts(self) -> None:
         """On an estate reached over SSH, every host not fenced passes its own checks
         (testinfra: services listening, Patroni role, disk, keys): one activity per host."""
+        started = _now()
         try:
-            checks = self.estate.verify(skip_fenced=True)
+            checks = self.estate.verify(skip_fenced=True)  # hosts in parallel
         except NotImplementedError:
             return  # the lab: its health checks already probe every endpoint
         by_host: dict[str, list[HostCheck]] = {}
@@ -426,6 +427,7 @@ class Engine:
             site = results[0].site
             remote = self.estate.remote(site) if site else None
             with self.activity("check", f"verify: {host} (testinfra)", remote=remote) as act:
+                act.start = started
                 bad = [f"{c.check}: {c.detail}" for c in results if not c.passed]
                 act.output = f"{len(results) - len(bad)}/{len(results)} checks passed"
                 if bad:
