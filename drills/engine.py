@@ -208,18 +208,25 @@ class Engine:
         with self._lock:
             self.journal.activities.append(act)
         self.save()
+        self.estate.contacted()  # forget what this thread reached before
         try:
             yield act
         except BaseException as exc:
             act.status, act.error, act.end = "failed", f"{type(exc).__name__}: {exc}", _now()
+            act.remote = act.remote or self._reached()
             self.say(f"    FAILED {name}: {exc}")
             self.save()
             raise
         act.end = _now()
+        act.remote = act.remote or self._reached()
         if act.status == "running":
             act.status = "succeeded"
         self.say(f"    {name} ({act.end - act.start:.1f} s)")
         self.save()
+
+    def _reached(self) -> str | None:
+        """Where this thread's activity really ran (ssh://...), None when it ran locally."""
+        return " ".join(self.estate.contacted()) or None
 
     # -- the run ------------------------------------------------------------------------------
     def run(self) -> Journal:
@@ -558,9 +565,7 @@ class Engine:
 
     def _run_step(self, step: Step, values: dict[str, Any]) -> bool:
         name = step.name.format(**values)
-        with self.activity(
-            "step", name, remote=self.estate.remote(str(values.get("site", "")))
-        ) as act:
+        with self.activity("step", name) as act:
             if step.manual:
                 text = step.instructions.format(**values)
                 if self.opt.approve is None or not self.opt.approve(name, text):

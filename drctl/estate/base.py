@@ -123,3 +123,8 @@ class Estate(ABC):
     def remote(self, site: str) -> str | None:
         """How actions at a site are carried out, for the journal (e.g. ssh://host)."""
         return None
+
+    def contacted(self) -> list[str]:
+        """The remote hosts (e.g. ssh://host) the calling thread's actions reached since it
+        last asked: the journal records where each activity really ran. Local estates: none."""
+        return []

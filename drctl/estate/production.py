@@ -149,6 +149,9 @@ class ProductionEstate(Estate):
             return str(self.topology.site(site).lab_address)
         return self.inventory.host_for(site).address
 
+    def contacted(self) -> list[str]:
+        return self.ssh.take_contacts()
+
     def remote(self, site: str) -> str | None:
         hosts = self.inventory.at(site)
         return hosts[0].url if hosts else None

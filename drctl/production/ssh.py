@@ -46,9 +46,12 @@ class SshSession:
         self._state = State(self._pyinfra, config)
         self._locks = {h.name: threading.Lock() for h in inventory.hosts}
         self.latencies: list[float] = []  # seconds per command on an open connection
+        # the hosts each thread reached, for the journal: a drill runs steps in parallel threads
+        self._contacts = threading.local()
 
     def run(self, host: SshHost, command: str, timeout: float = 60) -> Result:
         """Run a shell command on `host`; never raises for a non-zero exit (see `check`)."""
+        self._contacted(host)
         # The remote `timeout`: pyinfra's own relies on gevent, which drctl does not patch in.
         wrapped = f"timeout -s KILL {max(1, int(timeout))} sh -c {shlex.quote(command)}"
         with self._locks[host.name]:
@@ -78,6 +81,7 @@ class SshSession:
 
     def reachable(self, host: SshHost) -> bool:
         """A fresh connection succeeds (after a power on: the host has booted)."""
+        self._contacted(host)
         with self._locks[host.name]:
             target = self._pyinfra.get_host(host.name)
             _close(target)
@@ -86,6 +90,17 @@ class SshSession:
             except EstateError:
                 return False
             return True
+
+    def take_contacts(self) -> list[str]:
+        """The hosts (ssh:// URLs) this thread reached since it last asked, in order."""
+        urls: list[str] = getattr(self._contacts, "urls", [])
+        self._contacts.urls = []
+        return list(dict.fromkeys(urls))
+
+    def _contacted(self, host: SshHost) -> None:
+        if not hasattr(self._contacts, "urls"):
+            self._contacts.urls = []
+        self._contacts.urls.append(host.url)
 
     def close(self) -> None:
         for host in self._pyinfra:
