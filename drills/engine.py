@@ -28,6 +28,7 @@ from typing import Any
 from drctl import __version__
 from drctl.errors import DrctlError
 from drctl.estate.base import Estate, HostCheck
+from drctl.estate.patroni import Cluster
 from drctl.topology.model import Topology
 from drills import measure
 from drills.actions import Context, front_door_url, inverse, run_action, wait_check
@@ -49,6 +50,7 @@ from drills.splitbrain import SplitBrainWatch
 
 Progress = Callable[[str], None]
 Approver = Callable[[str, str], bool]  # (step name, instructions) -> approved
+STEADY_SECONDS = 3.0  # replication must hold this long after a drill to count as steady
 
 
 class DrillError(DrctlError):
@@ -674,10 +676,36 @@ def steady_state(
     while True:
         bad = [f"{c.site}/{c.service}" for c in estate.health() if not c.healthy]
         if not bad:
-            return
+            break
         if time.monotonic() > deadline:
             raise DrillError("estate not healthy: " + ", ".join(bad))
         time.sleep(0.5)
+    _replication_steady(list(ctx.clusters.values()), STEADY_SECONDS, timeout)
+
+
+def _replication_steady(clusters: list[Cluster], seconds: float, timeout: float) -> None:
+    """Every cluster's replication healthy for `seconds` without a break. Once is not enough:
+    a replication connection the undo cut (the latency proxy, a partition) shows in Patroni's
+    view up to a loop later, and the replica streams again only after PostgreSQL's retry
+    interval (5 s)."""
+    deadline = time.monotonic() + timeout
+    since: float | None = None
+    while True:
+        bad = []
+        for cluster in clusters:
+            ok, detail = cluster.replication_healthy()
+            if not ok:
+                bad.append(f"{cluster.system.name}: {detail}")
+        now = time.monotonic()
+        if bad:
+            since = None
+        elif since is None:
+            since = now
+        elif now - since >= seconds:
+            return
+        if now > deadline:
+            raise DrillError("replication not steady: " + "; ".join(bad))
+        time.sleep(0.25)
 
 
 def recover(topo: Topology, estate: Estate, options: Options, progress: Progress) -> list[Path]:
