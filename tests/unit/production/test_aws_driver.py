@@ -4,8 +4,7 @@ inventory names them."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,7 @@ import pytest
 from drctl.backup.models import BackupKind
 from drctl.errors import ConfigError, EstateError
 from drctl.production.aws import AwsDriver, BackupBuckets
-
-# tests/doubles is not an installed package: make the repository root importable.
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-from tests.doubles.aws_emulator import AwsEmulator, running_emulator, use_emulator
+from tests.doubles.aws_emulator import AwsEmulator
 
 REPO = Path(__file__).resolve().parents[3]
 INVENTORY = REPO / "inventories" / "production" / "hosts.yml"
@@ -27,19 +23,6 @@ DIFF = f"{FULL}_20250102-010000D"
 INCR = f"{FULL}_20250103-010000I"
 DAY = timedelta(days=1)
 SITES = {"brindisi": "192.0.2.10", "valencia": "198.51.100.10"}  # PRIMARY first, as the stack
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[AwsEmulator]:
-    with running_emulator() as aws:
-        yield aws
-
-
-@pytest.fixture
-def aws(emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> AwsEmulator:
-    emulator.reset()
-    use_emulator(monkeypatch, emulator)
-    return emulator
 
 
 @pytest.fixture

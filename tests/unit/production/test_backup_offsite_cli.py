@@ -3,39 +3,29 @@ the production inventory's buckets, seeded as pgBackRest lays out its S3 reposit
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from pathlib import Path
+import time
 
 import pytest
 
 from drctl.cli import main
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-from tests.doubles.aws_emulator import AwsEmulator, running_emulator, use_emulator
+from tests.doubles.aws_emulator import AwsEmulator
 
 BUCKETS = {
     "drctl-production-pgbackrest": "eu-south-1",
     "drctl-production-pgbackrest-replica": "eu-central-1",
 }
 LABEL = "20261201-010000F"
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[AwsEmulator]:
-    with running_emulator() as aws:
-        yield aws
+STANZAS = ("ecm-db", "crm-db")
 
 
 @pytest.fixture
-def aws(emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> AwsEmulator:
-    emulator.reset()
-    use_emulator(monkeypatch, emulator)
+def buckets(aws: AwsEmulator) -> AwsEmulator:
+    """The emulator with the production inventory's bucket and its replica, empty."""
     for bucket, region in BUCKETS.items():
-        emulator.client("s3", region).create_bucket(
+        aws.client("s3", region).create_bucket(
             Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region}
         )
-    return emulator
+    return aws
 
 
 def put_backup(aws: AwsEmulator, bucket: str, stanza: str) -> None:
@@ -45,12 +35,17 @@ def put_backup(aws: AwsEmulator, bucket: str, stanza: str) -> None:
     )
 
 
-def test_fresh_copies_of_every_cluster_pass(
-    aws: AwsEmulator, capsys: pytest.CaptureFixture[str]
-) -> None:
+def put_everywhere(aws: AwsEmulator) -> None:
+    """A fresh backup of every cluster in the bucket and in its replica."""
     for bucket in BUCKETS:
-        for stanza in ("ecm-db", "crm-db"):
+        for stanza in STANZAS:
             put_backup(aws, bucket, stanza)
+
+
+def test_fresh_copies_of_every_cluster_pass(
+    buckets: AwsEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_everywhere(buckets)
     assert main(["backup", "offsite"]) == 0
     out = capsys.readouterr().out
     assert out.count("ok: ") == 4, out
@@ -58,10 +53,10 @@ def test_fresh_copies_of_every_cluster_pass(
 
 
 def test_a_cluster_without_a_copy_fails_naming_bucket_and_cluster(
-    aws: AwsEmulator, capsys: pytest.CaptureFixture[str]
+    buckets: AwsEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for bucket in BUCKETS:
-        put_backup(aws, bucket, "ecm-db")
+        put_backup(buckets, bucket, "ecm-db")
     assert main(["backup", "offsite"]) == 1
     problems = [line for line in capsys.readouterr().out.splitlines() if "PROBLEM" in line]
     assert problems, "no problem reported"
@@ -70,14 +65,10 @@ def test_a_cluster_without_a_copy_fails_naming_bucket_and_cluster(
 
 
 def test_copies_older_than_the_limit_fail(
-    aws: AwsEmulator, capsys: pytest.CaptureFixture[str]
+    buckets: AwsEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for bucket in BUCKETS:
-        for stanza in ("ecm-db", "crm-db"):
-            put_backup(aws, bucket, stanza)
+    put_everywhere(buckets)
     # the objects were stored a moment ago: a limit of about a second makes them stale
-    import time
-
     time.sleep(1.5)
     assert main(["backup", "offsite", "--max-age-hours", "0.0003"]) == 1
     assert "PROBLEM" in capsys.readouterr().out

@@ -4,7 +4,6 @@ served on 127.0.0.1: power, snapshots, task failures, credentials and the invent
 from __future__ import annotations
 
 import socket
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,9 +23,6 @@ from drctl.production.proxmox import (
     load_vms,
     verify_from_env,
 )
-
-# tests/doubles is not an installed package: make the repository root importable.
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from tests.doubles.proxmox_api import ProxmoxApiDouble
 
 SECRET = "double-secret"
