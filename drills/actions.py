@@ -17,6 +17,7 @@ from drctl.errors import DrctlError, EstateError
 from drctl.estate.base import Estate
 from drctl.estate.patroni import Cluster
 from drctl.topology.model import Topology
+from drills import restore
 from drills.model import Scalar
 
 # fault action -> the action that undoes it (same args)
@@ -40,6 +41,10 @@ class Context:
     clusters: dict[str, Cluster] = field(default_factory=dict)
     # what db.kill_leader hit, so its inverse can restart that member
     killed: dict[str, str] = field(default_factory=dict)
+    t0: float | None = None  # the fault's instant: a point-in-time restore's target
+    # (system, table) -> (rows, digest) before db.corrupt, for db.table_intact
+    digests: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+    restores: dict[str, Any] = field(default_factory=dict)  # system -> restore.RestoreOutcome
 
     @classmethod
     def create(cls, topology: Topology, estate: Estate) -> Context:
@@ -66,6 +71,9 @@ def inverse(name: str, args: dict[str, Scalar], ctx: Context) -> dict[str, Any] 
             "action": "service.start",
             "args": {"site": site, "service": cluster.system.database.cluster},
         }
+    if name == "db.corrupt":
+        # nothing undoes the damage but the restore; if that fails, the cluster must run again
+        return {"action": "db.start_members", "args": {"system": args["system"]}}
     if name in INVERSES:
         undo_args = {k: v for k, v in args.items() if k != "ms"}
         return {"action": INVERSES[name], "args": undo_args}
@@ -141,6 +149,21 @@ def run_action(name: str, args: dict[str, Scalar], ctx: Context, timeout: float)
     if name == "db.switchover":
         cluster = ctx.clusters[_s(args, "system")]
         return cluster.switchover(_s(args, "site"), _f(args, "timeout_seconds", timeout))
+    if name == "db.corrupt":
+        return restore.corrupt(ctx, _s(args, "system"), _s(args, "table"), _s(args, "column"))
+    if name == "db.restore":
+        system = _s(args, "system")
+        outcome = restore.restore(
+            ctx,
+            system,
+            str(args.get("target", "t0")),
+            int(_f(args, "repo", 1)),
+            _f(args, "timeout_seconds", timeout),
+        )
+        ctx.restores[system] = outcome
+        return outcome.log.strip()[-2000:] or "restored"
+    if name == "db.start_members":
+        return restore.start_members(ctx, _s(args, "system"), _f(args, "timeout_seconds", 120))
     if name == "command":
         return est.run_command(_s(args, "site"), _s(args, "run"), timeout=timeout)[-2000:]
     if name == "pause":
@@ -169,6 +192,12 @@ def run_check(name: str, args: dict[str, Scalar], ctx: Context, token: str) -> t
                 url, headers={"Authorization": f"Bearer {token}"}, timeout=2
             ).status_code
             return code == 200, f"HTTP {code}"
+        if name == "backup.recent":
+            return restore.backup_recent(
+                ctx, _s(args, "system"), _f(args, "max_age_seconds", 86400)
+            )
+        if name == "db.table_intact":
+            return restore.table_intact(ctx, _s(args, "system"), _s(args, "table"))
         if name == "cache.serves":
             site = ctx.topology.site(_s(args, "site"))
             url = f"http://{ctx.estate.address(site.name)}:{ctx.topology.ports.hub_cache}/healthz"
@@ -176,7 +205,7 @@ def run_check(name: str, args: dict[str, Scalar], ctx: Context, token: str) -> t
             return code == 200, f"HTTP {code}"
         if name == "drill.no_other_running":
             return True, "checked by the engine's lock"
-    except (EstateError, httpx.HTTPError, OSError) as exc:
+    except (EstateError, restore.RestoreFailed, httpx.HTTPError, OSError) as exc:
         return False, str(exc)
     return False, f"unknown check {name!r}"
 

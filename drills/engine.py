@@ -25,7 +25,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from drctl import __version__
+from drctl import REPO_ROOT, __version__
 from drctl.errors import DrctlError
 from drctl.estate.base import Estate, HostCheck
 from drctl.estate.patroni import Cluster
@@ -44,7 +44,7 @@ from drills.journal import (
     list_journals,
 )
 from drills.load import RUNBOOK_DIR, load_runbook
-from drills.model import Drill, Mode, OnFailure, Runbook, Scalar, Step, Target
+from drills.model import RESTORE_KINDS, Drill, Mode, OnFailure, Runbook, Scalar, Step, Target
 from drills.probes import Prober, ProbeTarget, present_seqs, stored_documents
 from drills.splitbrain import SplitBrainWatch
 
@@ -72,6 +72,8 @@ class Options:
     allow_production: bool = False
     progress: Progress = lambda line: None
     settle_seconds: float = 2.0  # probes before the fault, to see the steady state
+    # restore drills' objectives (restore_objectives per system)
+    backups_file: Path = field(default_factory=lambda: REPO_ROOT / "inventories" / "backups.yaml")
 
 
 def _now() -> float:
@@ -303,12 +305,20 @@ class Engine:
             )
             for s in self.drill.systems
         ]
+        restoring = self.drill.kind in RESTORE_KINDS
         for s in self.drill.systems:
-            spec = self.topo.system(s)
+            rto, rpo = (
+                restore_objectives(self.opt.backups_file, s)
+                if restoring
+                else (
+                    self.topo.system(s).objectives.rto_seconds,
+                    self.topo.system(s).objectives.rpo_seconds,
+                )
+            )
             self.journal.systems[s] = SystemResult(
                 system=s,
-                objective_rto_seconds=spec.objectives.rto_seconds,
-                objective_rpo_seconds=spec.objectives.rpo_seconds,
+                objective_rto_seconds=rto,
+                objective_rpo_seconds=rpo,
                 primary_before=self.ctx.clusters[s].leader_site(),
             )
         self.prober = Prober(self.run_id, targets, self.drill.load.frequency_hz)
@@ -340,7 +350,7 @@ class Engine:
                 self.save()  # before the fault: a crash right after it still knows the undo
             with self.activity("action", _describe(action.action, action.args)) as act:
                 if t0 is None:
-                    t0 = _now()
+                    t0 = self.ctx.t0 = _now()
                 act.output = run_action(
                     action.action, action.args, self.ctx, action.timeout_seconds
                 )
@@ -356,7 +366,9 @@ class Engine:
         if self.drill.recovery.runbook != "automatic":
             book = load_runbook(self.drill.recovery.runbook, self.topo, self.opt.runbook_dir)
             # A coordinator acts on an alarm: wait until the probes see the outage (bounded).
-            self._wait_detection(t0, limit=3.0)
+            # Damaged data does not fail a probe: a restore drill's alarm is the data check.
+            if self.drill.kind not in RESTORE_KINDS:
+                self._wait_detection(t0, limit=3.0)
             declared = self._run_runbook(book, deadline)
             for s in self.journal.systems.values():
                 s.declaration = declared
@@ -399,11 +411,20 @@ class Engine:
                 result.primary_before,
             ):
                 result.declaration = _now()  # automatic promotion seen
-            t1 = measure.recovery_time(series, t0, stable, until=_now())
+            # after a restore, service counts from the restored database: until then it
+            # answered with damaged data (DESIGN §6, restore drills)
+            restored = self.ctx.restores.get(result.system)
+            since = restored.finished if restored is not None else t0
+            t1 = measure.recovery_time(series, since, stable, until=_now())
             if t1 is not None and t1 <= deadline:
                 result.t1 = t1
                 result.detection = measure.detection(series, t0)
-                result.rto_seconds = round(t1 - t0, 3) if result.detection is not None else 0.0
+                down = result.detection is not None or restored is not None
+                result.rto_seconds = round(t1 - t0, 3) if down else 0.0
+                if restored is not None:
+                    result.restore_target = restored.target
+                    result.last_recovered_transaction = restored.last_transaction
+                    result.restore_seconds = round(restored.finished - restored.started, 3)
                 result.probe_resolution_seconds = measure.resolution(series)
                 result.primary_after = cluster.leader_site()
                 self.save()
@@ -455,6 +476,25 @@ class Engine:
             ) as act:
                 snap = self.prober.snapshot(result.system)
                 present: set[int] = _retry(functools.partial(present_seqs, target, self.run_id))
+                restored = self.ctx.restores.get(result.system)
+                if restored is not None:
+                    cut = self._restore_losses(result, restored, snap, present)
+                    act.output = (
+                        f"{len(snap.acked)} acknowledged, {result.writes_lost} lost before the "
+                        f"restore target, {result.writes_discarded} after it (rolled back)"
+                    )
+                    if target.documents:
+                        kept = {
+                            s: h for s, h in snap.documents.items() if snap.documents_at[s] < cut
+                        }
+                        held: dict[int, str] = _retry(
+                            functools.partial(stored_documents, target, self.run_id)
+                        )
+                        bad = [seq for seq, sha in kept.items() if held.get(seq) != sha]
+                        result.documents_checked = len(kept)
+                        result.documents_mismatched = max(result.documents_mismatched, len(bad))
+                        act.output += f"; {len(kept)} documents before it, {len(bad)} mismatched"
+                    continue
                 rpo = measure.rpo(snap.acked, present, result.t0 or _now())
                 result.writes_acknowledged = len(snap.acked)
                 result.writes_lost = max(result.writes_lost, len(rpo.lost))
@@ -469,6 +509,24 @@ class Engine:
                     result.documents_checked = len(snap.documents)
                     result.documents_mismatched = max(result.documents_mismatched, len(bad))
                     act.output += f"; {len(snap.documents)} documents, {len(bad)} mismatched"
+
+    def _restore_losses(
+        self, result: SystemResult, restored: Any, snap: Any, present: set[int]
+    ) -> float:
+        """A restore to t0 must keep every write acknowledged before t0; later ones are rolled
+        back by design (counted, not lost). RPO = t0 - the last recovered transaction."""
+        t0 = result.t0 or _now()
+        cut = restored.target if restored.target is not None else t0
+        found = measure.restore_losses(
+            snap.acked, snap.acked_at, present, t0, cut, restored.last_transaction
+        )
+        result.writes_acknowledged = len(snap.acked)
+        result.writes_lost = max(result.writes_lost, len(found.lost))
+        result.lost_seqs = sorted(set(result.lost_seqs) | set(found.lost))
+        result.writes_discarded = max(result.writes_discarded, len(found.discarded))
+        if found.rpo_seconds is not None:
+            result.rpo_seconds = found.rpo_seconds
+        return float(cut)
 
     def _failback(self) -> None:
         self.phase(Phase.FAILBACK)
@@ -511,7 +569,10 @@ class Engine:
                     f"{r.system}: RTO {r.rto_seconds:.1f} s "
                     f"over objective {r.objective_rto_seconds:g} s"
                 )
-            if r.writes_lost:
+            # a restore from the archive alone (target "latest") loses what was not archived
+            # yet: bounded by the RPO objective below, not zero
+            from_archive = self.drill.kind in RESTORE_KINDS and r.restore_target is None
+            if r.writes_lost and not (from_archive and r.objective_rpo_seconds > 0):
                 reasons.append(f"{r.system}: {r.writes_lost} acknowledged write(s) lost")
             if r.rpo_seconds is not None and r.rpo_seconds > r.objective_rpo_seconds:
                 reasons.append(f"{r.system}: RPO {r.rpo_seconds:.1f} s over objective")
@@ -741,6 +802,18 @@ def recover(topo: Topology, estate: Estate, options: Options, progress: Progress
         save()
         done.append(path)
     return done
+
+
+def restore_objectives(backups_file: Path, system: str) -> tuple[float, float]:
+    """(RTO, RPO) of a restore of `system` from backup, from backups.yaml."""
+    from drctl.plan.data import Backups
+    from drctl.yamlfile import load_yaml, parse_model
+
+    backups = parse_model(load_yaml(backups_file), Backups)
+    for entry in backups.systems:
+        if entry.system == system and entry.restore_objectives is not None:
+            return entry.restore_objectives.rto_seconds, entry.restore_objectives.rpo_seconds
+    raise DrillError(f"{backups_file}: systems[{system}].restore_objectives is missing")
 
 
 def write_evidence(journal: Journal, path: Path) -> None:

@@ -83,6 +83,13 @@ class SystemResult(Model):
     primary_before: str | None = None
     primary_after: str | None = None
     probe_resolution_seconds: float | None = None
+    # restore drills (data-corruption, backup-restore): the point-in-time restore
+    restore_target: float | None = None  # recovery stopped before this instant (None: latest)
+    last_recovered_transaction: float | None = None  # commit time, from PostgreSQL's log
+    restore_seconds: float | None = None  # cluster stopped -> leader restored
+    writes_discarded: int = Field(
+        default=0, description="acknowledged after the restore target: rolled back by design"
+    )
 
     @property
     def rto_met(self) -> bool:

@@ -69,3 +69,32 @@ def rpo(acked: dict[int, float], present: set[int], t0: float) -> Rpo:
 def first_failure_free_since(samples: list[Sample]) -> bool:
     """True when every sample succeeded (steady state before the fault)."""
     return all(ok for _, ok in samples)
+
+
+@dataclass(frozen=True)
+class RestoreLosses:
+    lost: list[int]  # acknowledged before the restore target, missing: must be empty
+    discarded: list[int]  # acknowledged after it, missing: rolled back by the restore
+    rpo_seconds: float | None
+
+
+def restore_losses(
+    acked: dict[int, float],
+    acked_at: dict[int, float],
+    present: set[int],
+    t0: float,
+    cut: float,
+    last_transaction: float | None,
+) -> RestoreLosses:
+    """After a point-in-time restore to `cut`: a write whose acknowledgement arrived before
+    `cut` was committed before it and must be back. RPO = t0 - commit time of the last
+    recovered transaction (from PostgreSQL's log), else of the last write that came back."""
+    missing = [seq for seq in acked if seq not in present]
+    lost = sorted(seq for seq in missing if acked_at.get(seq, acked[seq]) < cut)
+    discarded = sorted(set(missing) - set(lost))
+    last = last_transaction
+    if last is None:
+        kept = [ts for seq, ts in acked.items() if seq in present and ts < cut]
+        last = max(kept) if kept else None
+    rpo_seconds = None if last is None else round(max(0.0, t0 - last), 3)
+    return RestoreLosses(lost, discarded, rpo_seconds)

@@ -155,6 +155,9 @@ class Drill(Strict):
     expect_failover: bool = Field(default=True, description="the primary moves during the drill")
 
 
+RESTORE_KINDS = frozenset({"data-corruption", "backup-restore"})
+
+
 class Step(Strict):
     """A runbook step: automated (an action) or manual (a coordinator confirms)."""
 

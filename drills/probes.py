@@ -35,6 +35,9 @@ class SystemSamples:
     write: list[tuple[float, int, bool]] = field(default_factory=list)  # (t, seq, acked)
     acked: dict[int, float] = field(default_factory=dict)  # seq -> client time
     documents: dict[int, str] = field(default_factory=dict)  # seq -> sha256 acknowledged
+    # when each acknowledgement arrived: a restore to t0 must keep every write acked before t0
+    acked_at: dict[int, float] = field(default_factory=dict)
+    documents_at: dict[int, float] = field(default_factory=dict)
 
 
 class Prober:
@@ -104,10 +107,12 @@ class Prober:
                     acked = client.post("/api/probe/writes", json=body).status_code == 201
                 except httpx.HTTPError:
                     acked = False
+                done = time.time()
                 with self._lock:
                     samples.write.append((start, mine, acked))
                     if acked:
                         samples.acked[mine] = start
+                        samples.acked_at[mine] = done
 
             self._loop(self.period, once)
 
@@ -128,8 +133,10 @@ class Prober:
                 except httpx.HTTPError:
                     return
                 if resp.status_code == 201:
+                    done = time.time()
                     with self._lock:
                         samples.documents[mine] = hashlib.sha256(content.encode()).hexdigest()
+                        samples.documents_at[mine] = done
 
             self._loop(max(self.period * 5, 0.25), once)
 
@@ -153,7 +160,14 @@ class Prober:
     def snapshot(self, system: str) -> SystemSamples:
         with self._lock:
             s = self.samples[system]
-            return SystemSamples(list(s.read), list(s.write), dict(s.acked), dict(s.documents))
+            return SystemSamples(
+                list(s.read),
+                list(s.write),
+                dict(s.acked),
+                dict(s.documents),
+                dict(s.acked_at),
+                dict(s.documents_at),
+            )
 
 
 def present_seqs(target: ProbeTarget, run_id: str, timeout: float = 5.0) -> set[int]:

@@ -23,6 +23,9 @@ ACTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "db.wait_leader": (frozenset({"system"}), frozenset({"site", "timeout_seconds"})),
     "db.wait_replication": (frozenset({"system"}), frozenset({"timeout_seconds"})),
     "db.switchover": (frozenset({"system", "site"}), frozenset({"timeout_seconds"})),
+    "db.corrupt": (frozenset({"system", "table", "column"}), frozenset()),
+    "db.restore": (frozenset({"system"}), frozenset({"target", "repo", "timeout_seconds"})),
+    "db.start_members": (frozenset({"system"}), frozenset({"timeout_seconds"})),
     "hub.isolate": (frozenset({"site"}), frozenset()),
     "hub.reconnect": (frozenset({"site"}), frozenset()),
     "command": (frozenset({"site", "run"}), frozenset()),
@@ -35,6 +38,8 @@ CHECKS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "replication.healthy": (frozenset({"system"}), frozenset({"max_lag_bytes"})),
     "db.leader_at": (frozenset({"system", "site"}), frozenset()),
     "app.ready": (frozenset({"system"}), frozenset()),
+    "backup.recent": (frozenset({"system", "max_age_seconds"}), frozenset()),
+    "db.table_intact": (frozenset({"system", "table"}), frozenset()),
     "cache.serves": (frozenset({"site"}), frozenset()),
     "drill.no_other_running": (frozenset(), frozenset()),
 }

@@ -71,6 +71,14 @@ class Estate(ABC):
     def start_service(self, site: str, service: str) -> None:
         """Start one service at a site."""
 
+    def stop_service(self, site: str, service: str) -> None:
+        """Stop one service cleanly (SIGTERM, wait). Estates without a service manager kill it."""
+        self.kill_service(site, service)
+
+    def restore_script(self, site: str) -> str:
+        """Path of drctl-pg-restore at the site (roles/pgbackrest)."""
+        return "/usr/local/sbin/drctl-pg-restore"
+
     @abstractmethod
     def is_fenced(self, site: str) -> bool:
         """True only when the site can no longer serve or replicate: powered off or cut off."""

@@ -62,6 +62,14 @@ class LabEstate(Estate):
             raise EstateError(f"site {site} is powered off")
         supervisor.ctl(self.paths, site, "start", service)
 
+    def stop_service(self, site: str, service: str) -> None:
+        if not supervisor.running(self.paths, site):
+            raise EstateError(f"site {site} is powered off")
+        supervisor.ctl(self.paths, site, "stop", service)
+
+    def restore_script(self, site: str) -> str:
+        return str(self.paths.site_dir(site) / "pgbackrest" / "drctl-pg-restore")
+
     def is_fenced(self, site: str) -> bool:
         powered_off = not cgroups.pids(self.paths.site_cgroup(site))
         return powered_off or site in firewall.partitioned()

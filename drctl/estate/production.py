@@ -211,6 +211,17 @@ class ProductionEstate(Estate):
         host = self.inventory.host_for(site, service)
         self.ssh.check(host, MANAGERS[host.service_manager].start(host, service), timeout=60)
 
+    def stop_service(self, site: str, service: str) -> None:
+        if self.hypervisor.is_powered_off(site):
+            raise EstateError(f"site {site} is powered off")
+        host = self.inventory.host_for(site, service)
+        self.ssh.check(host, MANAGERS[host.service_manager].stop(host, service), timeout=120)
+
+    def restore_script(self, site: str) -> str:
+        if self.target == "lab-ssh":
+            return self._lab_only("the lab's layout").restore_script(site)
+        return super().restore_script(site)
+
     def is_service_down(self, site: str, service: str) -> bool:
         if self.hypervisor.is_powered_off(site):
             return True  # no host to ask, and nothing runs on it

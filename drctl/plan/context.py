@@ -18,6 +18,7 @@ from drctl.plan.data import BiaEntry, Classification
 from drctl.plan.load import Inputs, Loaded
 from drctl.plan.manifest import DrillRef, Manifest, system_fingerprints
 from drills.journal import Journal, Status, SystemResult
+from drills.model import RESTORE_KINDS
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,11 @@ class PlanContext:
     inputs: Inputs
     previous: Manifest | None
     as_of: datetime
-    history: dict[str, list[Drilled]] = field(default_factory=dict)  # oldest first
+    # failover drills (site loss, partition, ...) per system, oldest first: the objectives of
+    # bia.yaml, the drill period and drift apply to these
+    history: dict[str, list[Drilled]] = field(default_factory=dict)
+    # restore drills (drills.model.RESTORE_KINDS), measured against backups.yaml's objectives
+    restores: dict[str, list[Drilled]] = field(default_factory=dict)
     fingerprints: dict[str, str] = field(default_factory=dict)
     drill_refs: dict[str, DrillRef] = field(default_factory=dict)
 
@@ -92,11 +97,12 @@ class PlanContext:
     def build(cls, inputs: Inputs, previous: Manifest | None) -> PlanContext:
         ctx = cls(inputs, previous, render_time(inputs))
         for system in inputs.topology.systems:
-            ctx.history[system.name] = [
-                Drilled(item, item.value.systems[system.name])
-                for item in inputs.journals
-                if system.name in item.value.systems
-            ]
+            ctx.history[system.name], ctx.restores[system.name] = [], []
+            for item in inputs.journals:
+                if system.name in item.value.systems:
+                    drilled = Drilled(item, item.value.systems[system.name])
+                    restore = item.value.drill.get("kind") in RESTORE_KINDS
+                    (ctx.restores if restore else ctx.history)[system.name].append(drilled)
         ctx.fingerprints = system_fingerprints(inputs.topology)
         for name in ctx.history:
             if (last := ctx.last(name)) is not None:
@@ -148,6 +154,10 @@ class PlanContext:
 
     def last(self, system: str) -> Drilled | None:
         measured = [d for d in self.history.get(system, []) if d.measured]
+        return measured[-1] if measured else None
+
+    def last_restore(self, system: str) -> Drilled | None:
+        measured = [d for d in self.restores.get(system, []) if d.measured]
         return measured[-1] if measured else None
 
     def last_successful(self, system: str) -> Drilled | None:

@@ -100,11 +100,20 @@ class Repository(Strict):
     retention_days: Annotated[int, Field(ge=1)]
 
 
+class RestoreObjectives(Strict):
+    """Objectives of a restore from backup (corruption, loss of every replica), which
+    replication cannot cover: restore drills are measured against these."""
+
+    rto_seconds: Annotated[float, Field(gt=0)]
+    rpo_seconds: Annotated[float, Field(ge=0)]
+
+
 class SystemBackup(Strict):
     system: SiteName
     tool: Text
     schedules: list[Schedule] = Field(min_length=1)
     repositories: list[Repository] = Field(min_length=1)
+    restore_objectives: RestoreObjectives | None = None
 
     @property
     def best_interval_seconds(self) -> float:

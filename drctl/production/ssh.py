@@ -157,6 +157,10 @@ class ServiceManager:
     def start(self, host: SshHost, service: str) -> str:
         raise NotImplementedError
 
+    def stop(self, host: SshHost, service: str) -> str:
+        """A clean stop (SIGTERM and wait): Patroni shuts its PostgreSQL down first."""
+        raise NotImplementedError
+
     def is_down(self, host: SshHost, service: str) -> str:
         """Prints `down` or `up`."""
         raise NotImplementedError
@@ -192,6 +196,10 @@ class Supervisor(ServiceManager):
             'echo "$out"; case "$out" in *"already started"*) exit 0;; esac; exit $rc'
         )
 
+    def stop(self, host: SshHost, service: str) -> str:
+        conf = shlex.quote(f"{host.lab_root}/{host.site}/supervisord.conf")
+        return f"supervisorctl -c {conf} stop {shlex.quote(service)} >/dev/null"
+
     def is_down(self, host: SshHost, service: str) -> str:
         cg = self._cgroup(host, service)
         return f'if [ -n "$({self._procs(cg)})" ]; then echo up; else echo down; fi'
@@ -217,6 +225,9 @@ class Systemd(ServiceManager):
 
     def start(self, host: SshHost, service: str) -> str:
         return f"systemctl start {self._unit(service)}"
+
+    def stop(self, host: SshHost, service: str) -> str:
+        return f"systemctl stop {self._unit(service)}"
 
     def is_down(self, host: SshHost, service: str) -> str:
         unit = self._unit(service)

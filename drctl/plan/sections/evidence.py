@@ -80,6 +80,7 @@ def performance(ctx: PlanContext) -> Section:
         ],
         rows,
     )
+    _restores(s, ctx)
     s.h("Trend over drills")
     trend = []
     for system in topo.systems:
@@ -133,6 +134,55 @@ def performance(ctx: PlanContext) -> Section:
             + " (section 13: drill_overdue and any waiver)."
         )
     return s
+
+
+def _restores(s: Section, ctx: PlanContext) -> None:
+    """Restore drills (corruption, loss of every replica) against backups.yaml's objectives:
+    RPO is the time from the last recovered transaction to the fault, plus the acknowledged
+    writes before the restore target that did not come back."""
+    s.h("Restore from backup")
+    rows: list[tuple[Cell, ...]] = []
+    for system in ctx.inputs.topology.systems:
+        b = ctx.inputs.backups.of(system.name)
+        o = b.restore_objectives if b else None
+        last = ctx.last_restore(system.name)
+        if last is None:
+            if o is not None:
+                rto, rpo = duration(o.rto_seconds), duration(o.rpo_seconds)
+                rows.append((system.name, rto, "not drilled", "—", rpo, "not drilled") + ("—",) * 4)
+            continue
+        r = last.result
+        target = "latest archived WAL" if r.restore_target is None else "just before the fault"
+        rows.append(
+            (
+                system.name,
+                duration(r.objective_rto_seconds),
+                duration(r.rto_seconds),
+                _met(r.rto_met),
+                duration(r.objective_rpo_seconds),
+                f"{duration(r.rpo_seconds)} ({r.writes_lost} lost)",
+                _met(r.rpo_met),
+                f"{target}; {r.writes_discarded} later writes rolled back",
+                last.when.date().isoformat(),
+                evidence(ctx, last),
+            )
+        )
+    s.table(
+        [
+            "system",
+            "RTO objective",
+            "RTO measured",
+            "RTO",
+            "RPO objective",
+            "RPO measured",
+            "RPO",
+            "restored to",
+            "drill date",
+            "evidence",
+        ],
+        rows,
+        empty="No restore objective or restore drill yet (inventories/backups.yaml).",
+    )
 
 
 def _catalogue(s: Section, ctx: PlanContext) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 import yaml
-from backup_role_render import LAB_ROOT, ROLE, host_vars, render, render_config
+from backup_role_render import LAB_ROOT, REPO, ROLE, host_vars, render, render_config
 
 
 def test_lab_has_a_stanza_per_cluster_pointing_at_the_sites_own_members() -> None:
@@ -34,8 +37,15 @@ def test_retention_compression_and_synchronous_archiving() -> None:
     assert g["start-fast"] == "y"
 
 
-def test_repo2_only_when_a_bucket_is_set() -> None:
-    assert not any(k.startswith("repo2") for k in render_config()["global"])
+def test_lab_repo2_is_a_directory_at_the_third_site() -> None:
+    g = render_config()["global"]
+    assert g["repo2-path"] == f"{LAB_ROOT}/newyork/pgbackrest/offsite"
+    assert "repo2-type" not in g  # posix: a directory standing in for the off-site bucket
+    assert (g["repo2-retention-full"], g["repo2-retention-diff"]) == ("2", "6")
+
+
+def test_repo2_in_production_only_when_a_bucket_is_set() -> None:
+    assert not any(k.startswith("repo2") for k in render_config(lab=False)["global"])
     g = render_config(lab=False, pgbackrest_s3_bucket="drctl-offsite-backup")["global"]
     assert g["repo2-type"] == "s3"
     assert g["repo2-s3-bucket"] == "drctl-offsite-backup"
@@ -95,3 +105,48 @@ def test_role_follows_the_house_style() -> None:
         .read_text()
         .startswith("{{ ansible_managed | comment }}")
     )
+
+
+def _restore_script(tmp_path: Path, site: str = "brindisi") -> Path:
+    script = tmp_path / "drctl-pg-restore"
+    script.write_text(render("drctl-pg-restore.j2", host_vars(site=site)))
+    return script
+
+
+def test_restore_script_is_valid_bash_knowing_the_sites_clusters(tmp_path: Path) -> None:
+    script = _restore_script(tmp_path)
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    text = script.read_text()
+    assert "ecm-db) port=5432" in text and "crm-db) port=5433" in text
+    assert f"root={LAB_ROOT}/brindisi" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["info", "hr-db"], "unknown cluster 'hr-db' at brindisi"),
+        (["format-disk", "ecm-db"], "unknown command 'format-disk'"),
+        (["restore", "ecm-db", "latest"], "usage:"),
+        (["info"], "usage:"),
+    ],
+)
+def test_restore_script_refuses_what_it_does_not_know(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    # refused before touching anything: nothing under the lab root is read or written
+    proc = subprocess.run(
+        ["bash", str(_restore_script(tmp_path)), *args], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert message in proc.stderr
+
+
+def test_patroni_archives_through_pgbackrest_in_the_lab() -> None:
+    ctx = host_vars()
+    command = ctx["pgbackrest_archive_command"].replace("{stanza}", "ecm-db")
+    assert command.endswith("--stanza=ecm-db archive-push %p")
+    template = (REPO / "roles" / "patroni" / "templates" / "patroni.yml.j2").read_text()
+    assert template.count('archive_command: "{{ __archive_command }}"') == 2  # DCS and local
+    site = yaml.safe_load((REPO / "roles" / "site.yml").read_text())
+    plays = {play["name"]: play for play in site}
+    assert plays["PostgreSQL clusters managed by Patroni"]["roles"] == ["pgbackrest", "patroni"]

@@ -7,6 +7,7 @@ Time is fixed (NOW) so the 90-day drill period and the waivers' expiry are teste
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,9 @@ from drills.journal import Journal, Status, SystemResult
 
 REPO = Path(__file__).resolve().parents[3]
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # inside waiver W-2026-01 (until 2027-02-15)
+# Every copied data file's `updated:` is set to this, so the plan's render time (the newest input)
+# is the same whatever date the repository's inventories carry.
+UPDATED = "2026-11-25"
 
 
 @dataclass
@@ -123,7 +127,9 @@ class Estate:
 def copy_estate(root: Path) -> Estate:
     (root / "inventories").mkdir(parents=True)
     for name in ("topology.yaml", "bia.yaml", "governance.yaml", "backups.yaml"):
-        shutil.copy(REPO / "inventories" / name, root / "inventories" / name)
+        text = (REPO / "inventories" / name).read_text(encoding="utf-8")
+        text = re.sub(r"(?m)^(\s*updated:) \d{4}-\d{2}-\d{2}$", rf"\1 {UPDATED}", text)
+        (root / "inventories" / name).write_text(text, encoding="utf-8")
     shutil.copytree(REPO / "runbooks", root / "runbooks", ignore=shutil.ignore_patterns("plan"))
     catalogue = REPO / "drills" / "catalogue"
     if catalogue.is_dir():
