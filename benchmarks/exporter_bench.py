@@ -1,20 +1,24 @@
 """Scrape the drctl exporter over a generated estate: 1,000 systems on 50 sites (target ≤ 100 ms).
 
-Every source the collector reads is real I/O against fakes served locally: a second process
-answers like Patroni (`/cluster` at each system's preferred primary, `/patroni` on the replicas
-that lag, HTTP/1.0 and one connection per request as Patroni does), like the front door's
-HAProxy (`/stats;csv` with 1,000 backends) and like the sites' node exporters (TCP probes);
-drill journals and the backup status are files in a temporary directory. The plan's staleness
-is a canned answer: computing it renders the plan (benchmarks/plan_bench.py), which needs its
-own cadence at this size.
+Every source the collector reads is real I/O, served locally: a real etcd (Debian's `etcd`)
+holds the 1,000 Patroni clusters' keys as Patroni 4 writes them (leader, status, members, ...),
+read in one request; a second process answers like Patroni's REST API (`/patroni` on the
+replicas that lag, `/cluster` at each system's sites for the fallback; HTTP/1.0 and one
+connection per request as Patroni does), like the front door's HAProxy (`/stats;csv` with 1,000
+backends) and like the sites' node exporters (TCP probes); drill journals and the backup status
+are files in a temporary directory. The plan's staleness is a canned answer: computing it
+renders the plan (benchmarks/plan_bench.py), which needs its own cadence at this size.
 
-Two figures, medians of the timed runs: the collector's collect() (every source read, every
-metric family built), and a whole scrape through HTTP as Prometheus does it (GET /metrics on
-the exporter's own server: collect, then prometheus_client's text exposition and gzip).
+Figures, medians of the timed runs: the collector's collect() (every source read, every metric
+family built) and a whole scrape through HTTP as Prometheus does it (GET /metrics on the
+exporter's own server: collect, then prometheus_client's text exposition and gzip), each
+against the target; then each source read alone, and collect() with etcd down (every cluster's
+`/cluster` asked instead).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import multiprocessing
 import os
@@ -27,7 +31,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +43,7 @@ from prometheus_client.core import Metric
 from drctl.topology import load_topology
 from drctl.topology.model import Topology
 from drills.journal import Journal, Status, SystemResult
+from monitoring import etcd
 from monitoring.collector import DrctlCollector
 from monitoring.config import HAPROXY_STATS_PORT, ExporterConfig
 from monitoring.exporter import build_registry, serve
@@ -47,6 +52,7 @@ from monitoring.sources import backup_status_file, journal_source
 SYSTEMS, SITES = 1000, 50
 TARGET_MS = 100.0
 RUNS, WARMUP = 20, 3
+FALLBACK_RUNS = 7
 LAGGING_EVERY = 20  # one system in 20 has a replica that is behind (a second request)
 NOW = time.time()
 
@@ -160,6 +166,54 @@ def answers(topo: Topology) -> dict[tuple[str, int], Paths]:
     stats = (str(topo.front_door.lab_address), HAPROXY_STATS_PORT)
     out[stats] = {"/stats;csv": (haproxy_csv(topo), "text/plain")}
     return out
+
+
+def patroni_keys(topo: Topology, namespace: str = "/drctl/") -> dict[str, str]:
+    """{key: value} of every cluster as Patroni 4.1 keeps it in etcd (as read in the lab):
+    config, initialize, leader, status, sync (synchronous clusters) and one key per member."""
+    out: dict[str, str] = {}
+    config = {
+        "ttl": 20, "loop_wait": 1, "retry_timeout": 5, "maximum_lag_on_failover": 1048576,
+        "postgresql": {"use_pg_rewind": True, "use_slots": True, "parameters": {
+            "wal_level": "replica", "hot_standby": "on", "wal_log_hints": "on",
+            "max_wal_senders": 10, "max_replication_slots": 10, "wal_keep_size": "256MB",
+            "archive_mode": "on", "archive_command": "/bin/true"}},
+    }  # fmt: skip
+    for i, system in enumerate(topo.systems):
+        db = system.database
+        base = f"{namespace}{db.cluster}/"
+        primary, replica = (topo.site(s) for s in system.placement)
+        leader, standby = f"{db.cluster}-{primary.name}", f"{db.cluster}-{replica.name}"
+        lsn = 0x9000000 + i * 8192
+        behind = 4096 if i % LAGGING_EVERY == 0 else 0
+        slots = {name.replace("-", "_"): lsn for name in (leader, standby)}
+        synchronous = system.replication == "synchronous"
+        out[base + "config"] = _compact({**config, "synchronous_mode": synchronous})
+        out[base + "initialize"] = str(7_300_000_000_000_000_000 + i)
+        out[base + "leader"] = leader
+        out[base + "status"] = _compact(
+            {"optime": lsn, "slots": slots, "retain_slots": sorted(slots)}
+        )
+        if synchronous:
+            out[base + "sync"] = _compact({"leader": leader, "quorum": 0, "sync_standby": standby})
+        out[base + "members/" + leader] = _compact({
+            "conn_url": f"postgres://{primary.lab_address}:{db.port}/postgres",
+            "api_url": f"http://{primary.lab_address}:{db.patroni_port}/patroni",
+            "state": "running", "role": "primary", "version": "4.1.5", "xlog_location": lsn,
+            "timeline": 1,
+        })  # fmt: skip
+        out[base + "members/" + standby] = _compact({
+            "conn_url": f"postgres://{replica.lab_address}:{db.port}/postgres",
+            "api_url": f"http://{replica.lab_address}:{db.patroni_port}/patroni",
+            "state": "running", "role": "replica", "version": "4.1.5",
+            "xlog_location": lsn - behind, "replay_lsn": lsn - behind,
+            "receive_lsn": lsn - behind, "replication_state": "streaming", "timeline": 1,
+        })  # fmt: skip
+    return out
+
+
+def _compact(doc: Any) -> str:
+    return json.dumps(doc, separators=(",", ":"))  # as Patroni writes its keys
 
 
 def haproxy_csv(topo: Topology) -> str:
@@ -285,6 +339,68 @@ def _wait_listening(hp: tuple[str, int], proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the fake estate did not start")
 
 
+ETCD_HOST = "127.202.0.1"
+
+
+@contextmanager
+def real_etcd(keys: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """A one-member etcd on a free port at ETCD_HOST, holding `keys`; stopped on leaving."""
+    binary = shutil.which("etcd", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/usr/bin")
+    if binary is None:
+        raise RuntimeError("etcd is not installed (Debian: apt-get install etcd-server)")
+    client, peer = _free_port(ETCD_HOST), _free_port(ETCD_HOST)
+    with tempfile.TemporaryDirectory(prefix="drctl-bench-etcd-") as tmp:
+        url, peer_url = f"http://{ETCD_HOST}:{client}", f"http://{ETCD_HOST}:{peer}"
+        proc = subprocess.Popen(
+            [binary, "--name", "bench", "--data-dir", f"{tmp}/data",
+             "--listen-client-urls", url, "--advertise-client-urls", url,
+             "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
+             "--initial-cluster", f"bench={peer_url}", "--logger", "zap", "--log-level", "error"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            _wait_etcd(url, proc)
+            items = list(keys.items())
+            for k in range(0, len(items), 100):  # etcd takes up to 128 operations a txn
+                puts = [{"request_put": {"key": _b64(key), "value": _b64(value)}}
+                        for key, value in items[k : k + 100]]  # fmt: skip
+                _post(f"{url}/v3/kv/txn", {"success": puts})
+            yield ETCD_HOST, client
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _post(url: str, doc: dict[str, Any]) -> Any:
+    request = urllib.request.Request(url, json.dumps(doc).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _wait_etcd(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise RuntimeError(f"etcd exited: {err}")
+        try:
+            _post(f"{url}/v3/kv/range", {"key": _b64("/")})
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("etcd did not start")
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
 def write_journals(directory: Path, topo: Topology) -> int:
     """The last runs of drills covering every tier-1 system, ten systems a drill, two runs each."""
     tier1 = [s for s in topo.systems if s.tier == 1]
@@ -328,6 +444,29 @@ def _median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def _timed(read: Callable[[], object], runs: int = RUNS) -> float:
+    """Median wall time of `read()` in ms."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        read()
+        times.append((time.perf_counter() - started) * 1000)
+    return _median(times)
+
+
+def sources_alone(collector: DrctlCollector, endpoint: tuple[str, int]) -> dict[str, float]:
+    """Each source read alone (its share of a scrape when nothing else runs), median ms."""
+    prefix = collector._dcs.prefix
+    return {
+        "probes": _timed(collector._sites),
+        "patroni": _timed(collector._lags),
+        "  of which the etcd range": _timed(lambda: etcd.range_prefix([endpoint], prefix, 5)),
+        "front door": _timed(collector._front_door),
+        "journals": _timed(collector._drills),
+        "backups": _timed(collector._backups),
+    }
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="drctl-exporter-bench-") as tmp:
         root = Path(tmp)
@@ -339,20 +478,30 @@ def main() -> None:
         backups = root / "backup-status.json"
         backups.write_text(json.dumps({s.name: NOW - 3600 for s in topo.systems}))
         triggers = [f"trigger-{i}" for i in range(12)]
-        collector = DrctlCollector(
-            topo,
-            journals=journal_source(journals),
-            backups=backup_status_file(backups),
-            plan=lambda: {t: [] for t in triggers},
-            # generous timeouts: on a busy machine a slow answer must show in the figure, not
-            # drop out of it as a failure
-            config=ExporterConfig(http_timeout_seconds=5, scrape_budget_seconds=10),
-        )
-        with fake_estate(topo) as server_kind:
+        keys = patroni_keys(topo)
+
+        def collector(etcd_at: tuple[str, int]) -> DrctlCollector:
+            return DrctlCollector(
+                topo,
+                journals=journal_source(journals),
+                backups=backup_status_file(backups),
+                plan=lambda: {t: [] for t in triggers},
+                # generous timeouts: on a busy machine a slow answer must show in the figure,
+                # not drop out of it as a failure
+                config=ExporterConfig(
+                    http_timeout_seconds=5,
+                    scrape_budget_seconds=10,
+                    etcd_endpoints=[etcd_at],
+                    etcd_timeout_seconds=5,
+                ),
+            )
+
+        with fake_estate(topo) as server_kind, real_etcd(keys) as etcd_at:
+            c = collector(etcd_at)
             for _ in range(WARMUP):
-                _collect(collector)
-            runs = [_collect(collector) for _ in range(RUNS)]
-            server, thread = serve(build_registry(collector), "127.0.0.1", 0)
+                _collect(c)
+            runs = [_collect(c) for _ in range(RUNS)]
+            server, thread = serve(build_registry(c), "127.0.0.1", 0)
             url = f"http://127.0.0.1:{server.server_port}/metrics"
             try:
                 for _ in range(WARMUP):
@@ -361,17 +510,27 @@ def main() -> None:
             finally:
                 server.shutdown()
                 thread.join(5)
+            alone = sources_alone(c, etcd_at)
+            # etcd down (nothing listens there): every cluster's /cluster instead
+            down = collector((ETCD_HOST, _free_port(ETCD_HOST)))
+            _collect(down)
+            fallback = [_collect(down) for _ in range(FALLBACK_RUNS)]
     families = runs[-1][2]
     samples = sum(len(f.samples) for f in families)
     failed = [
         s.labels["source"] for f in families if f.name == "drctl_source_up"
         for s in f.samples if s.value == 0
     ]  # fmt: skip
+    failed += [
+        f"{s.labels['source']} (etcd down)" for f in fallback[-1][2]
+        if f.name == "drctl_source_up" for s in f.samples if s.value == 0
+    ]  # fmt: skip
     collect_ms, collect_cpu = _median([r[0] for r in runs]), _median([r[1] for r in runs])
     scrape_ms = _median(scrapes)
+    lagging = SYSTEMS // LAGGING_EVERY
     print(
-        f"exporter over {SYSTEMS} systems on {SITES} sites ({samples} samples; "
-        f"{SYSTEMS + SYSTEMS // LAGGING_EVERY} Patroni requests to {server_kind}, "
+        f"exporter over {SYSTEMS} systems on {SITES} sites ({samples} samples; one etcd range "
+        f"of {len(keys)} keys, {lagging} Patroni requests to {server_kind}, "
         f"{n_journals} journals), median of {RUNS}:\n"
         f"  collect (every source read, metric families built): {collect_ms:.1f} ms "
         f"({collect_cpu:.1f} ms CPU); target ≤ {TARGET_MS:g} ms: "
@@ -379,6 +538,10 @@ def main() -> None:
         + f"\n  whole scrape over HTTP (collect, prometheus_client exposition, gzip): "
         f"{scrape_ms:.1f} ms; target ≤ {TARGET_MS:g} ms: "
         + ("met" if scrape_ms <= TARGET_MS else "MISSED")
+        + "\n  each source alone: "
+        + ", ".join(f"{name.strip()} {ms:.1f} ms" for name, ms in alone.items())
+        + f"\n  etcd down, {SYSTEMS + lagging} Patroni requests instead (median of "
+        f"{FALLBACK_RUNS}): collect {_median([r[0] for r in fallback]):.1f} ms"
     )
     if failed:
         raise RuntimeError(f"sources failed during the benchmark: {failed}")

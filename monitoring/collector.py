@@ -20,9 +20,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from drctl.topology.endpoints import endpoints
-from drctl.topology.model import Topology
+from drctl.topology.model import SiteService, Topology
 from drills.journal import Journal, Status, journal_dir
-from monitoring import haproxy, patroni
+from monitoring import etcd, haproxy, patroni
 from monitoring.config import ExporterConfig
 from monitoring.sources import (
     BackupSource,
@@ -64,6 +64,7 @@ class DrctlCollector(Collector):
         plan: PlanSource | None = None,
         clock: Callable[[], float] = time.time,
         config: ExporterConfig | None = None,
+        kv_range: patroni.KvRange = etcd.range_prefix,
     ) -> None:
         self.topo = topo
         self.config = config or ExporterConfig()
@@ -78,6 +79,7 @@ class DrctlCollector(Collector):
         self._addresses = {s.name: str(s.lab_address) for s in topo.sites}
         self._addresses.update(self.config.site_addresses or {})
         self._site_endpoints = self._probe_plan(topo)
+        self._dcs = self._patroni_dcs(topo, kv_range)
         self._static = self._topology_metrics()  # the same on every scrape; built once
 
     def _probe_plan(self, topo: Topology) -> dict[str, list[HostPort]]:
@@ -94,6 +96,15 @@ class DrctlCollector(Collector):
         if self.config.require_all_endpoints:
             return site_eps
         return {site: eps[: self.config.max_probes_per_site] for site, eps in site_eps.items()}
+
+    def _patroni_dcs(self, topo: Topology, kv_range: patroni.KvRange) -> patroni.Dcs:
+        """Where Patroni's state is read first: the etcd members, in order."""
+        c = self.config
+        members = c.etcd_endpoints
+        if members is None:
+            port = topo.ports.etcd_client
+            members = [(self._addresses[s.name], port) for s in topo.sites_with(SiteService.ETCD)]
+        return patroni.Dcs(list(members), c.etcd_namespace, kv_range, c.etcd_timeout_seconds)
 
     def _default_plan(self) -> PlanSource | None:
         c = self.config
@@ -178,6 +189,7 @@ class DrctlCollector(Collector):
             self.config.http_timeout_seconds,
             self.clock,
             budget_seconds=self.config.scrape_budget_seconds,
+            dcs=self._dcs,
         )
 
     def _collect_lag(
@@ -236,6 +248,10 @@ class DrctlCollector(Collector):
         rto = _gauge("drill_rto_seconds", "RTO measured by the drill's last run", ds)
         rpo = _gauge("drill_rpo_seconds", "RPO measured by the drill's last run", ds)
         lost = _gauge("drill_writes_lost", "acknowledged writes lost in the last run", ds)
+        # what the run was measured against: the system's failover objectives, or for a
+        # restore drill the restore objectives of inventories/backups.yaml
+        rto_goal = _gauge("drill_objective_rto_seconds", "RTO objective of the last run", ds)
+        rpo_goal = _gauge("drill_objective_rpo_seconds", "RPO objective of the last run", ds)
         covers = _gauge("drill_system_info", "the systems the drill's last run covered", ds)
         when = _gauge(
             "drill_last_run_timestamp_seconds",
@@ -253,7 +269,9 @@ class DrctlCollector(Collector):
                 if res.rpo_seconds is not None:
                     rpo.add_metric([drill_id, system], res.rpo_seconds)
                 lost.add_metric([drill_id, system], res.writes_lost)
-        return [rto, rpo, lost, covers, when]
+                rto_goal.add_metric([drill_id, system], res.objective_rto_seconds)
+                rpo_goal.add_metric([drill_id, system], res.objective_rpo_seconds)
+        return [rto, rpo, lost, rto_goal, rpo_goal, covers, when]
 
     # --- backups and the plan -------------------------------------------------------------------
     def _backups(self) -> list[Metric]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from drctl import REPO_ROOT
+from drctl.estate.patroni import NAMESPACE
 from drctl.topology.load import DEFAULT_PATH
 from drctl.topology.model import Topology
 
@@ -20,6 +21,13 @@ class ExporterConfig:
     # Patroni's two rounds together stay within this, so Prometheus (scrape timeout 2 s in the
     # lab) still gets an answer while a partitioned site lets every connection time out.
     scrape_budget_seconds: float = 1.5
+    # Patroni's state is read from etcd in one request (monitoring.patroni), from these members
+    # (host, port) in order; None: every etcd site's address at ports.etcd_client; (): no etcd,
+    # Patroni's REST API only. Patroni's `namespace` (roles/patroni).
+    etcd_endpoints: Sequence[tuple[str, int]] | None = None
+    etcd_namespace: str = NAMESPACE
+    # then Patroni's REST API is asked, within what is left of scrape_budget_seconds
+    etcd_timeout_seconds: float = 0.5
     # None: http://<front door's address>:8404/stats;csv
     haproxy_stats_url: str | None = None
     # {site: address} where the estate is not at the topology's lab addresses (production)

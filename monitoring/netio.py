@@ -7,6 +7,9 @@ scrape of 1,000 systems near 100 ms (benchmarks/exporter_bench.py).
 Requests are HTTP/1.0: the server closes the connection after its answer (Patroni's REST API
 does so whatever we ask), the body is everything up to EOF, and no connection outlives a call.
 Plain HTTP only; a TLS estate needs another `FetchFirst` (monitoring.sources).
+
+A target may also bring its own `Framing` (monitoring.etcd: gRPC over HTTP/2, where the server
+keeps the connection open): it says when the answer is complete, and what it was.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import os
 import selectors
 import socket
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urlsplit
 
 HostPort = tuple[str, int]
@@ -30,6 +34,14 @@ class HttpError(ConnectionError):
     """A server answered, but not with 2xx, or not with HTTP."""
 
 
+class Framing(Protocol):
+    """Reads one answer on a connection the server keeps open."""
+
+    def feed(self, data: bytes) -> bytes | Exception | None:
+        """None while the answer is incomplete; then the answer, or why it is not one (the
+        job then tries its next alternative)."""
+
+
 @dataclass(frozen=True)
 class Target:
     """Where to connect, and what to send (None: a probe, connecting is all it asks)."""
@@ -38,6 +50,8 @@ class Target:
     port: int
     request: bytes | None = None
     label: str = ""  # for error messages: the URL, or host:port
+    # None: the answer is everything up to EOF; else a new Framing per attempt reads it
+    framing: Callable[[], Framing] | None = None
 
 
 def http_target(url: str) -> Target:
@@ -111,6 +125,7 @@ class _Attempt:
     sent: int = 0
     chunks: list[bytes] = field(default_factory=list)
     size: int = 0
+    framing: Framing | None = None
 
 
 @dataclass(eq=False)
@@ -197,7 +212,7 @@ class _Loop:
                 sock.close()
                 job.errors.append(f"{target.label}: {_reason(OSError(rc, os.strerror(rc)))}")
                 continue
-            a = _Attempt(j, target, sock)
+            a = _Attempt(j, target, sock, framing=target.framing() if target.framing else None)
             self.live[sock.fileno()] = a
             job.attempts.append(a)
             if job.started < len(job.targets):
@@ -272,13 +287,17 @@ class _Loop:
         except OSError as exc:
             self.finish(a, exc)
             return
-        if not data:
-            self.finish(a, b"".join(a.chunks))
-            return
-        a.chunks.append(data)
         a.size += len(data)
         if a.size > MAX_BODY_BYTES:
             self.finish(a, HttpError(f"answer larger than {MAX_BODY_BYTES} bytes"))
+        elif a.framing is not None:
+            answer = a.framing.feed(data) if data else ConnectionError("closed mid-answer")
+            if answer is not None:
+                self.finish(a, answer)
+        elif not data:
+            self.finish(a, b"".join(a.chunks))
+        else:
+            a.chunks.append(data)
 
     def close(self, a: _Attempt, registered: bool = True) -> None:
         fd = a.sock.fileno()
