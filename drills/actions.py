@@ -71,7 +71,7 @@ def inverse(name: str, args: dict[str, Scalar], ctx: Context) -> dict[str, Any] 
             "action": "service.start",
             "args": {"site": site, "service": cluster.system.database.cluster},
         }
-    if name == "db.corrupt":
+    if name in ("db.corrupt", "db.destroy"):
         # nothing undoes the damage but the restore; if that fails, the cluster must run again
         return {"action": "db.start_members", "args": {"system": args["system"]}}
     if name in INVERSES:
@@ -151,6 +151,8 @@ def run_action(name: str, args: dict[str, Scalar], ctx: Context, timeout: float)
         return cluster.switchover(_s(args, "site"), _f(args, "timeout_seconds", timeout))
     if name == "db.corrupt":
         return restore.corrupt(ctx, _s(args, "system"), _s(args, "table"), _s(args, "column"))
+    if name == "db.destroy":
+        return restore.destroy(ctx, _s(args, "system"))
     if name == "db.restore":
         system = _s(args, "system")
         outcome = restore.restore(

@@ -183,7 +183,8 @@ def restore(ctx: Context, system: str, target: str, repo: int, timeout: float) -
     started = time.time()
     # replicas first: a leader stopped first would let a replica take over for a moment
     for site in sorted(live, key=lambda s: s == leader):
-        ctx.estate.stop_service(site, name)
+        if not ctx.estate.is_service_down(site, name):  # db.destroy left it down
+            ctx.estate.stop_service(site, name)
     for site in live:
         _script(ctx, site, "set-aside", name, timeout=120)
     cluster.forget()
@@ -198,6 +199,22 @@ def restore(ctx: Context, system: str, target: str, repo: int, timeout: float) -
         if site != home:
             ctx.estate.start_service(site, name)  # clones the new leader
     return RestoreOutcome(system, when, repo, started, finished, last_transaction(log), log)
+
+
+def destroy(ctx: Context, system: str) -> str:
+    """Loss of every copy of the cluster at the data centres (both sites' storage gone, or
+    encrypted): each member is killed and its data directory taken away. Set aside rather than
+    deleted, so that a rollback (start_members) can put it back if the restore fails."""
+    cluster = ctx.clusters[system]
+    name = cluster.system.database.cluster
+    live = [s for s in cluster.system.placement if not ctx.estate.is_fenced(s)]
+    if not live:
+        raise RestoreFailed(f"{name}: every site is fenced; nothing to destroy")
+    for site in live:
+        ctx.estate.kill_service(site, name)
+    for site in live:
+        _script(ctx, site, "set-aside", name, timeout=120)
+    return f"{name} killed and its data directory gone at {', '.join(live)}"
 
 
 def start_members(ctx: Context, system: str, timeout: float) -> str:

@@ -24,6 +24,7 @@ ACTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "db.wait_replication": (frozenset({"system"}), frozenset({"timeout_seconds"})),
     "db.switchover": (frozenset({"system", "site"}), frozenset({"timeout_seconds"})),
     "db.corrupt": (frozenset({"system", "table", "column"}), frozenset()),
+    "db.destroy": (frozenset({"system"}), frozenset()),
     "db.restore": (frozenset({"system"}), frozenset({"target", "repo", "timeout_seconds"})),
     "db.start_members": (frozenset({"system"}), frozenset({"timeout_seconds"})),
     "hub.isolate": (frozenset({"site"}), frozenset()),
