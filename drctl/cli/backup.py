@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 from pathlib import Path
 
+import psycopg
 from rich.console import Console
 from rich.table import Table
 
@@ -21,10 +23,14 @@ from drctl.backup import (
     write_status,
 )
 from drctl.backup.commands import DEFAULT_CONFIG
-from drctl.backup.status import status_file_path
+from drctl.backup.status import archive_lag_seconds, read_archiver, status_file_path
 from drctl.errors import DrctlError
+from drctl.estate.lab import LabEstate
+from drctl.estate.patroni import Cluster
 from drctl.inventory.production import DEFAULT_OUT as PRODUCTION_INVENTORY_DIR
+from drctl.lab.paths import LabPaths
 from drctl.topology import DEFAULT_PATH, load_topology
+from drctl.topology.model import Topology
 
 PRODUCTION_INVENTORY = PRODUCTION_INVENTORY_DIR / "hosts.yml"
 
@@ -95,7 +101,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _backups(args: argparse.Namespace) -> Backups:
-    return Backups(stanzas_of(load_topology(args.topology)), PgBackRest(config=args.config))
+    topo = load_topology(args.topology)
+    return Backups(stanzas_of(topo), PgBackRest(config=_config(args, topo)))
+
+
+def _config(args: argparse.Namespace, topo: Topology) -> Path:
+    """--config; else, on a machine running the lab and no system-wide configuration, the lab's
+    one at the site where the system's primary runs now (pgBackRest backs up from the primary:
+    elsewhere it fails with "unable to find primary cluster")."""
+    given: Path = args.config
+    lab = LabPaths.default()
+    if given.exists() or given != DEFAULT_CONFIG or not lab.lab.is_dir():
+        return given
+    name = getattr(args, "system", None) or topo.systems[0].name
+    system = next((s for s in topo.systems if name in (s.name, s.database.cluster)), None)
+    site = None
+    if system is not None:
+        addresses = {s.name: str(s.lab_address) for s in topo.sites}
+        site = Cluster(topo, system, addresses).leader_site() or system.placement[0]
+    conf = lab.site_dir(site or topo.systems[0].placement[0]) / "pgbackrest" / "pgbackrest.conf"
+    return conf if conf.exists() else given
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -109,9 +134,35 @@ def _run(args: argparse.Namespace) -> int:
     if not args.no_status:
         path = args.status_file or status_file_path()
         systems = {s: n for n, s in backups.stanzas.items()}
-        write_status(path, status_document(backups.list(), systems))
+        lags = _lab_archive_lags(load_topology(args.topology))
+        write_status(path, status_document(backups.list(), systems, lags))
         print(f"status written to {path}")
     return 0
+
+
+def _lab_archive_lags(topo: Topology) -> dict[str, float] | None:
+    """WAL archive lag per cluster, from pg_stat_archiver at its primary, when this machine runs
+    the lab (production's exporter hosts get it from their own status writer)."""
+    lab = LabPaths.default()
+    if not lab.secrets.exists():
+        return None
+    estate = LabEstate(topo, lab)
+    addresses = {s.name: estate.address(s.name) for s in topo.sites}
+    lags: dict[str, float] = {}
+    for system in topo.systems:
+        site = Cluster(topo, system, addresses).leader_site()
+        if site is None:
+            continue
+        db = system.database
+        dsn = (
+            f"host={addresses[site]} port={db.port} user=postgres dbname=postgres "
+            f"password={estate.secret('db_superuser')} connect_timeout=3"
+        )
+        try:
+            lags[db.cluster] = archive_lag_seconds(read_archiver(dsn), time.time())
+        except (OSError, ValueError, psycopg.Error):
+            continue  # no figure rather than a wrong one
+    return lags
 
 
 def _list(args: argparse.Namespace) -> int:

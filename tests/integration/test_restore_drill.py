@@ -66,3 +66,29 @@ def test_corruption_drill_restores_every_row_acknowledged_before_the_target(
     for name in ("ecm", "crm"):
         row = next(line for line in restores.splitlines() if line.startswith(f"| {name} |"))
         assert "| 15 min |" in row and "| met |" in row and f"{journal.run_id}.json" in row
+
+
+def test_both_data_centres_lost_are_rebuilt_from_the_offsite_copy(
+    lab: LabEstate, topology: Topology, tmp_path: Path
+) -> None:
+    """Every member killed and its data directory gone; rebuilt from repo 2's WAL alone. What
+    was not archived yet is lost, within the restore RPO objective."""
+    path = resolve("dc-database-loss")
+    drill = load_drill(path, topology, RUNBOOK_DIR)
+    options = Options(journal_dir=tmp_path, approve=approve_all, progress=print)
+    journal = Engine(topology, lab, path.stem, drill, options).run()
+
+    assert journal.status is Status.SUCCEEDED and journal.result == "passed", journal.reasons
+    for name in ("ecm", "crm"):
+        r = journal.systems[name]
+        assert r.restore_target is None  # every archived segment
+        assert r.last_recovered_transaction is not None and r.t0 is not None
+        assert r.last_recovered_transaction <= r.t0
+        assert r.rpo_seconds is not None and r.rpo_seconds <= r.objective_rpo_seconds
+        assert r.rto_seconds is not None and 0 < r.rto_seconds <= r.objective_rto_seconds
+        assert r.writes_acknowledged > r.writes_lost
+        assert r.primary_after == topology.system(name).placement[0]
+    restores = [a for a in journal.activities if a.name.startswith("Rebuild ")]
+    assert len(restores) == 2 and all("repository 2" in a.name for a in restores)
+    bad = [f"{c.site}/{c.service}" for c in lab.health() if not c.healthy]
+    assert not bad, f"unhealthy after the drill: {bad}"
