@@ -24,6 +24,7 @@ from drctl.topology.model import SiteService, Topology
 from drills.journal import Journal, Status, journal_dir
 from monitoring import etcd, haproxy, patroni
 from monitoring.config import ExporterConfig
+from monitoring.exposition import FrozenFamily
 from monitoring.sources import (
     BackupSource,
     FetchFirst,
@@ -80,7 +81,8 @@ class DrctlCollector(Collector):
         self._addresses.update(self.config.site_addresses or {})
         self._site_endpoints = self._probe_plan(topo)
         self._dcs = self._patroni_dcs(topo, kv_range)
-        self._static = self._topology_metrics()  # the same on every scrape; built once
+        # the same on every scrape: built once, and their text written once (monitoring.exposition)
+        self._static = [FrozenFamily(f) for f in self._topology_metrics()]
 
     def _probe_plan(self, topo: Topology) -> dict[str, list[HostPort]]:
         """The endpoints probed per site: its own services first, then its systems' endpoints.

@@ -12,6 +12,7 @@ from drctl.cli.exporter import parse_listen, parse_site_addresses
 from drctl.errors import DrctlError
 from drctl.topology import DEFAULT_PATH, load_topology
 from monitoring.collector import DrctlCollector
+from monitoring.config import ExporterConfig
 from monitoring.exporter import build_registry, default_listen, serve
 from monitoring.sources import HostPort
 
@@ -54,8 +55,9 @@ def _scrape(gzipped: bool) -> tuple[str, str | None]:
 
     topo = load_topology(DEFAULT_PATH)
     collector = DrctlCollector(
-        topo, prober=nothing_answers, fetch=fetch, journals=list, backups=dict, plan=dict
-    )
+        topo, prober=nothing_answers, fetch=fetch, journals=list, backups=dict, plan=dict,
+        config=ExporterConfig(etcd_endpoints=()),  # not the lab's etcd, which may be running
+    )  # fmt: skip
     server, thread = serve(build_registry(collector), "127.0.0.1", 0)
     try:
         url = f"http://127.0.0.1:{server.server_port}/metrics"
