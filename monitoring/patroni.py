@@ -40,6 +40,9 @@ from monitoring import etcd
 from monitoring.sources import FetchFirst, HostPort
 
 log = logging.getLogger(__name__)
+# json.loads(bytes) first guesses the encoding: a third of its time on Patroni's short keys,
+# which are UTF-8 (etcd stores what Patroni wrote). A scrape decodes ~2,000 of them.
+_decode_json = json.JSONDecoder().decode
 LEADER_ROLES = frozenset({"leader", "standby_leader", "primary", "master"})
 # Given etcd endpoints (in order of preference), a key prefix and a timeout in seconds: the
 # (key, value) of every key under the prefix; raises when no endpoint answers.
@@ -147,8 +150,8 @@ class _DcsCluster:
 def _member_data(value: bytes) -> dict[str, Any]:
     """A member key's JSON object; {} for anything else (as Patroni's Member.from_node)."""
     try:
-        data = json.loads(value)
-    except ValueError:
+        data = _decode_json(value.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError too
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -159,7 +162,7 @@ def _leader_lsn(value: bytes | None) -> int | None:
     if not value:
         return None
     try:
-        doc = json.loads(value)
+        doc = _decode_json(value.decode("utf-8"))
     except ValueError:
         return None
     return _lsn(doc.get("optime") if isinstance(doc, dict) else doc)
