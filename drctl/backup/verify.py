@@ -209,8 +209,9 @@ class Verifier:
             named = "; ".join(str(p) for p in problems[:5]) or "see pgbackrest verify"
             sets = ", ".join(sorted(set(bad_sets))) or "?"
             raise DrctlError(f"damaged backup set(s) {sets}: {named}")
-        n = len(_SET_STATUS.findall(result.stdout))
-        return f"{n} backup set(s) and the WAL archive match their checksums"
+        n = len(_SET_STATUS.findall(result.stdout))  # pgBackRest 2.45 lists sets only on damage
+        sets = f"{n} backup set(s)" if n else "every backup set"
+        return f"{sets} and the WAL archive match their checksums"
 
     def _restore(self, stanza: str, label: str, scratch: Path, port: int) -> str:
         data = scratch / "data"

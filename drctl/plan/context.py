@@ -156,10 +156,6 @@ class PlanContext:
         measured = [d for d in self.history.get(system, []) if d.measured]
         return measured[-1] if measured else None
 
-    def last_restore(self, system: str) -> Drilled | None:
-        measured = [d for d in self.restores.get(system, []) if d.measured]
-        return measured[-1] if measured else None
-
     def last_successful(self, system: str) -> Drilled | None:
         ok = [d for d in self.history.get(system, []) if d.successful]
         return ok[-1] if ok else None

@@ -145,28 +145,36 @@ def _restores(s: Section, ctx: PlanContext) -> None:
     for system in ctx.inputs.topology.systems:
         b = ctx.inputs.backups.of(system.name)
         o = b.restore_objectives if b else None
-        last = ctx.last_restore(system.name)
-        if last is None:
-            if o is not None:
-                rto, rpo = duration(o.rto_seconds), duration(o.rpo_seconds)
-                rows.append((system.name, rto, "not drilled", "—", rpo, "not drilled") + ("—",) * 4)
-            continue
-        r = last.result
-        target = "latest archived WAL" if r.restore_target is None else "just before the fault"
-        rows.append(
-            (
-                system.name,
-                duration(r.objective_rto_seconds),
-                duration(r.rto_seconds),
-                _met(r.rto_met),
-                duration(r.objective_rpo_seconds),
-                f"{duration(r.rpo_seconds)} ({r.writes_lost} lost)",
-                _met(r.rpo_met),
-                f"{target}; {r.writes_discarded} later writes rolled back",
-                last.when.date().isoformat(),
-                evidence(ctx, last),
+        latest: dict[str, Drilled] = {}  # per restore drill: its last measured run
+        for d in ctx.restores.get(system.name, []):
+            if d.measured:
+                latest[d.journal.drill_id] = d
+        if not latest and o is not None:
+            rto, rpo = duration(o.rto_seconds), duration(o.rpo_seconds)
+            rows.append((system.name, rto, "not drilled", "—", rpo, "not drilled") + ("—",) * 4)
+        for _, last in sorted(latest.items()):
+            r = last.result
+            if r.restore_target is None:
+                restored = f"every archived WAL segment ({last.journal.drill_id})"
+            else:
+                restored = (
+                    f"just before the fault ({last.journal.drill_id}); "
+                    f"{r.writes_discarded} later writes rolled back"
+                )
+            rows.append(
+                (
+                    system.name,
+                    duration(r.objective_rto_seconds),
+                    duration(r.rto_seconds),
+                    _met(r.rto_met),
+                    duration(r.objective_rpo_seconds),
+                    f"{duration(r.rpo_seconds)} ({r.writes_lost} lost)",
+                    _met(r.rpo_met),
+                    restored,
+                    last.when.date().isoformat(),
+                    evidence(ctx, last),
+                )
             )
-        )
     s.table(
         [
             "system",
