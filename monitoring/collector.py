@@ -27,11 +27,13 @@ from monitoring.config import ExporterConfig
 from monitoring.exposition import FrozenFamily
 from monitoring.sources import (
     BackupSource,
+    BackupStatusFile,
     FetchFirst,
     HostPort,
     JournalSource,
     PlanSource,
     Prober,
+    WalLagSource,
     backup_status_file,
     fetch_one,
     http_fetch_first,
@@ -66,6 +68,7 @@ class DrctlCollector(Collector):
         clock: Callable[[], float] = time.time,
         config: ExporterConfig | None = None,
         kv_range: patroni.KvRange = etcd.range_prefix,
+        wal_lags: WalLagSource | None = None,
     ) -> None:
         self.topo = topo
         self.config = config or ExporterConfig()
@@ -73,6 +76,11 @@ class DrctlCollector(Collector):
         self.fetch = fetch
         self.journals = journals or journal_source()
         self.backups = backups or backup_status_file()
+        # None: the status file's WAL archive lags when the backups come from one, else none
+        if wal_lags is None:
+            file = self.backups if isinstance(self.backups, BackupStatusFile) else None
+            wal_lags = file.wal_archive_lags if file is not None else dict
+        self.wal_lags = wal_lags
         # None: drctl.plan.check.staleness if it is installed, else no drctl_plan_stale
         self.plan = plan if plan is not None else self._default_plan()
         self.clock = clock
@@ -284,7 +292,14 @@ class DrctlCollector(Collector):
         )
         for system, epoch in sorted(self.backups().items()):
             fam.add_metric([system], epoch)
-        return [fam]
+        wal = _gauge(
+            "backup_wal_archive_lag_seconds",
+            "how far the system's WAL archive is behind, where measured",
+            ["system"],
+        )
+        for system, seconds in sorted(self.wal_lags().items()):
+            wal.add_metric([system], seconds)
+        return [fam, wal]
 
     def _plan(self) -> list[Metric]:
         assert self.plan is not None

@@ -30,6 +30,8 @@ FetchFirst = Callable[[Sequence[Sequence[str]], float], list[str | Exception]]
 JournalSource = Callable[[], Iterable[Journal]]
 # {system: epoch seconds of the last successful backup}
 BackupSource = Callable[[], Mapping[str, float]]
+# {system: seconds the WAL archive is behind}, for the systems where it was measured
+WalLagSource = Callable[[], Mapping[str, float]]
 # {trigger: [reasons]}; an empty list means the trigger does not fire
 PlanSource = Callable[[], Mapping[str, Sequence[str]]]
 
@@ -89,34 +91,74 @@ def journal_source(directory: Path | None = None) -> JournalSource:
     return read
 
 
-def backup_status_file(path: Path = DEFAULT_BACKUP_STATUS) -> BackupSource:
-    """Last successful backup per system, from the JSON status file the backup engine writes.
+def backup_status_file(path: Path = DEFAULT_BACKUP_STATUS) -> BackupStatusFile:
+    """Last successful backup per system, from the JSON status file the backup engine writes
+    (drctl.backup.status); the same file's WAL archive lags through `.wal_archive_lags()`.
 
     Accepted shapes: {"ecm": 1700000000.0, ...} or
     {"ecm": {"last_success_timestamp_seconds": 1700000000.0, ...}, ...}, optionally wrapped in
     {"systems": {...}}. A missing file means no backup has been recorded yet.
     """
+    return BackupStatusFile(path)
 
-    def read() -> dict[str, float]:
-        if not path.exists():
+
+class BackupStatusFile:
+    """A BackupSource reading the status file; the file is parsed once per change (both
+    families of a scrape come from one read)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._parsed: tuple[tuple[int, int, int], Any] | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> dict[str, float]:
+        return parse_backup_status(self._doc())
+
+    def wal_archive_lags(self) -> dict[str, float]:
+        return parse_wal_archive_lags(self._doc())
+
+    def _doc(self) -> Any:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
             return {}
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        return parse_backup_status(doc)
+        # written by atomic replace (drctl.backup.status.write_status): a new inode each time
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        with self._lock:
+            if self._parsed is None or self._parsed[0] != key:
+                self._parsed = (key, json.loads(self.path.read_text(encoding="utf-8")))
+            return self._parsed[1]
 
-    return read
 
-
-def parse_backup_status(doc: Any) -> dict[str, float]:
+def _systems(doc: Any) -> dict[str, Any]:
     if isinstance(doc, dict) and isinstance(doc.get("systems"), dict):
         doc = doc["systems"]
     if not isinstance(doc, dict):
         raise ValueError("backup status must be a JSON object keyed by system")
+    return doc
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parse_backup_status(doc: Any) -> dict[str, float]:
     out: dict[str, float] = {}
-    for system, value in doc.items():
+    for system, value in _systems(doc).items():
         if isinstance(value, dict):
             value = value.get("last_success_timestamp_seconds", value.get("last_success"))
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if _number(value):
             out[str(system)] = float(value)
+    return out
+
+
+def parse_wal_archive_lags(doc: Any) -> dict[str, float]:
+    """{system: seconds its WAL archive is behind}, for the systems where it was measured."""
+    out: dict[str, float] = {}
+    for system, value in _systems(doc).items():
+        lag = value.get("wal_archive_lag_seconds") if isinstance(value, dict) else None
+        if lag is not None and _number(lag):
+            out[str(system)] = float(lag)
     return out
 
 

@@ -13,12 +13,13 @@ import pytest
 from monitoring_fakes import PRIMARY, STANDBY, FakeEstate, cluster_doc
 from prometheus_client import CollectorRegistry
 
+from drctl.backup import parse_info, status_document, write_status
 from drills.journal import Journal, Status, SystemResult
 from monitoring import collector as collector_module
 from monitoring.collector import DrctlCollector, last_finished
 from monitoring.config import ExporterConfig
 from monitoring.exporter import build_registry
-from monitoring.sources import HostPort
+from monitoring.sources import HostPort, backup_status_file
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()
 
@@ -353,6 +354,48 @@ def test_backups_and_plan_staleness(estate: FakeEstate) -> None:
     )
     assert registry.get_sample_value("drctl_plan_stale", {"trigger": "drill-overdue"}) == 1
     assert registry.get_sample_value("drctl_plan_stale", {"trigger": "review-overdue"}) == 0
+
+
+def test_the_wal_archive_lag_is_exported_where_the_backup_status_measured_it(
+    estate: FakeEstate, tmp_path: Path
+) -> None:
+    # the status file as the backup engine writes it: ecm's archive lag measured, crm's not
+    info = (Path(__file__).parents[1] / "backup" / "fixtures" / "info-ecm-db.json").read_text()
+    ecm_db = parse_info(info)[0]
+    crm_db = ecm_db.model_copy(update={"name": "crm-db"})
+    path = tmp_path / "backup-status.json"
+    doc = status_document([ecm_db, crm_db], {"ecm-db": "ecm", "crm-db": "crm"}, {"ecm-db": 42.5})
+    write_status(path, doc)
+    healthy(estate)
+    c = DrctlCollector(
+        estate.topo,
+        prober=everyone_answers,
+        journals=list,
+        backups=backup_status_file(path),
+        plan=dict,
+        config=ExporterConfig(site_addresses=estate.addresses, haproxy_stats_url=estate.stats_url),
+    )
+    registry = Scrape(build_registry(c))
+    lag = "drctl_backup_wal_archive_lag_seconds"
+    assert registry.get_sample_value(lag, {"system": "ecm"}) == 42.5
+    assert registry.get_sample_value(lag, {"system": "crm"}) is None  # not measured: no sample
+    last = float(ecm_db.backup[-1].timestamp.stop)
+    for system in ("ecm", "crm"):
+        assert (
+            registry.get_sample_value(
+                "drctl_backup_last_success_timestamp_seconds", {"system": system}
+            )
+            == last
+        )
+    assert registry.get_sample_value("drctl_source_up", {"source": "backups"}) == 1
+
+
+def test_an_injected_backup_source_has_no_wal_archive_lag(estate: FakeEstate) -> None:
+    healthy(estate)
+    registry = scrape(estate, backups={"ecm": NOW - 3600})
+    assert (
+        registry.get_sample_value("drctl_backup_wal_archive_lag_seconds", {"system": "ecm"}) is None
+    )
 
 
 def test_a_failing_source_drops_its_own_metrics_and_not_the_scrape(estate: FakeEstate) -> None:
