@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from drctl.estate.lab import LabEstate
 from drctl.estate.patroni import Cluster
@@ -90,5 +91,32 @@ def test_both_data_centres_lost_are_rebuilt_from_the_offsite_copy(
         assert r.primary_after == topology.system(name).placement[0]
     restores = [a for a in journal.activities if a.name.startswith("Rebuild ")]
     assert len(restores) == 2 and all("repository 2" in a.name for a in restores)
+    bad = [f"{c.site}/{c.service}" for c in lab.health() if not c.healthy]
+    assert not bad, f"unhealthy after the drill: {bad}"
+
+
+def test_a_failed_rebuild_puts_the_old_data_back(
+    lab: LabEstate, topology: Topology, tmp_path: Path
+) -> None:
+    """The rebuild fails (a repository that does not exist): the rollback puts every member's
+    data directory back, and the clusters run on it with nothing acknowledged lost."""
+    drill_file = tmp_path / "dc-database-loss-bad-repo.yaml"
+    doc = yaml.safe_load(resolve("dc-database-loss").read_text(encoding="utf-8"))
+    doc["parameters"]["repo"] = 9
+    drill_file.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    drill = load_drill(drill_file, topology, RUNBOOK_DIR)
+    options = Options(journal_dir=tmp_path / "j", approve=approve_all, progress=print)
+    journal = Engine(topology, lab, drill_file.stem, drill, options).run()
+
+    assert journal.result == "failed"
+    assert any(a.name.startswith("Rebuild ") and a.status == "failed" for a in journal.activities)
+    assert journal.pending_rollbacks == []
+    for name in ("ecm", "crm"):
+        assert journal.systems[name].writes_lost == 0  # the old data, every write in it
+    addresses = {s.name: lab.address(s.name) for s in topology.sites}
+    for system in topology.systems:
+        cluster = Cluster(topology, system, addresses)
+        assert cluster.leader_site() == system.placement[0]
+        assert cluster.replication_healthy()[0]
     bad = [f"{c.site}/{c.service}" for c in lab.health() if not c.healthy]
     assert not bad, f"unhealthy after the drill: {bad}"
