@@ -2,7 +2,9 @@
 
 Nothing read from the estate is kept between scrapes: the collector holds the topology
 (configuration, not state) and what derives from it alone (the objectives' metric families, the
-endpoints to probe). The slow sources (TCP probes, Patroni, HAProxy, files) are read
+endpoints to probe). Families built from inputs that seldom change (the drill journals, the
+backup status) are kept with the input they came from and reused while a fresh read of that
+input gives the same (`_Reuse`). The slow sources (TCP probes, Patroni, HAProxy, files) are read
 concurrently with short timeouts (Patroni's within `scrape_budget_seconds`), and a source that
 fails drops its own metrics and sets drctl_source_up{source} to 0 rather than failing the
 scrape.
@@ -11,10 +13,11 @@ scrape.
 from __future__ import annotations
 
 import logging
+import operator
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -43,6 +46,7 @@ from monitoring.sources import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 DAY = 86400.0
 SOURCES = ("probes", "patroni", "front_door", "journals", "backups", "plan")
 # Services of the site itself, probed before the systems' endpoints placed there.
@@ -91,6 +95,11 @@ class DrctlCollector(Collector):
         self._dcs = self._patroni_dcs(topo, kv_range)
         # the same on every scrape: built once, and their text written once (monitoring.exposition)
         self._static = [FrozenFamily(f) for f in self._topology_metrics()]
+        # journal_source hands back the same Journal objects while their files are unchanged
+        self._drill_families = _Reuse[list[Journal]](
+            lambda a, b: len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+        )
+        self._backup_families = _Reuse[tuple[Mapping[str, float], Mapping[str, float]]](operator.eq)
 
     def _probe_plan(self, topo: Topology) -> dict[str, list[HostPort]]:
         """The endpoints probed per site: its own services first, then its systems' endpoints.
@@ -253,7 +262,11 @@ class DrctlCollector(Collector):
 
     # --- drills -------------------------------------------------------------------------------
     def _drills(self) -> list[Metric]:
-        last = last_finished(self.journals())
+        journals = list(self.journals())
+        return self._drill_families.get(journals, lambda: self._drill_metrics(journals))
+
+    def _drill_metrics(self, journals: list[Journal]) -> list[Metric]:
+        last = last_finished(journals)
         ds = ["drill", "system"]
         rto = _gauge("drill_rto_seconds", "RTO measured by the drill's last run", ds)
         rpo = _gauge("drill_rpo_seconds", "RPO measured by the drill's last run", ds)
@@ -285,19 +298,25 @@ class DrctlCollector(Collector):
 
     # --- backups and the plan -------------------------------------------------------------------
     def _backups(self) -> list[Metric]:
+        read = (self.backups(), self.wal_lags())
+        return self._backup_families.get(read, lambda: self._backup_metrics(*read))
+
+    def _backup_metrics(
+        self, backups: Mapping[str, float], wal_lags: Mapping[str, float]
+    ) -> list[Metric]:
         fam = _gauge(
             "backup_last_success_timestamp_seconds",
             "end of the system's last successful backup",
             ["system"],
         )
-        for system, epoch in sorted(self.backups().items()):
+        for system, epoch in sorted(backups.items()):
             fam.add_metric([system], epoch)
         wal = _gauge(
             "backup_wal_archive_lag_seconds",
             "how far the system's WAL archive is behind, where measured",
             ["system"],
         )
-        for system, seconds in sorted(self.wal_lags().items()):
+        for system, seconds in sorted(wal_lags.items()):
             wal.add_metric([system], seconds)
         return [fam, wal]
 
@@ -307,6 +326,25 @@ class DrctlCollector(Collector):
         for trigger, reasons in sorted(self.plan().items()):
             fam.add_metric([trigger], 1 if reasons else 0)
         return [fam]
+
+
+class _Reuse(Generic[T]):
+    """The families built from an input, reused while the next read of that input is the
+    same (by `same`); their text is then written once too (FrozenFamily). The input itself is
+    read on every scrape: only the building is saved, which for a year of drills or a thousand
+    systems' backups is several milliseconds of each scrape."""
+
+    def __init__(self, same: Callable[[T, T], bool]) -> None:
+        self.same = same
+        self.last: tuple[T, list[Metric]] | None = None
+
+    def get(self, read: T, build: Callable[[], list[Metric]]) -> list[Metric]:
+        last = self.last  # one read: two scrapes at once may both build, and either is kept
+        if last is not None and self.same(last[0], read):
+            return last[1]
+        families: list[Metric] = [FrozenFamily(f) for f in build()]
+        self.last = (read, families)
+        return families
 
 
 def last_finished(journals: Iterable[Journal]) -> dict[str, Journal]:

@@ -6,7 +6,8 @@ re-encoding its gRPC answer as JSON with base64 values, against 10 to 15 ms for 
 itself (benchmarks/exporter_bench.py). The client is small because one unary call is all it
 makes: a connection per call, the request sent in one write (preface, SETTINGS with a window
 large enough for any answer, HEADERS in HPACK literals, DATA), then the frames read until the
-stream ends. No new dependency: grpcio is not one of the exporter's.
+stream ends. grpcio is not needed; protobuf's C parser reads the answer when it is installed
+(parse_range_response).
 
 The read is linearizable (etcd's default): a member cut off from its quorum cannot serve it, so
 a partitioned member never answers with a stale view; the next member is tried instead
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from typing import Any
 
 from monitoring import netio
 
@@ -117,8 +119,54 @@ def _skip(buf: bytes, pos: int, wire_type: int) -> int:
 def parse_range_response(buf: bytes) -> list[tuple[bytes, bytes]]:
     """The (key, value) of every kvs[] entry of an etcdserverpb.RangeResponse (field 2; the
     header, more and count are skipped, and in each mvccpb.KeyValue all but key (1) and value
-    (5)); ValueError when the bytes are not one. Written for speed (a namespace of 1,000
-    clusters is 6,000 entries): one-byte tags and short lengths are read inline."""
+    (5)); ValueError when the bytes are not one.
+
+    With protobuf's C parser (upb, protobuf >= 4.21) a namespace of 1,000 clusters (6,000
+    entries, 1.6 MB) is read in ~3 ms, against ~13 ms for the Python reader below, which is
+    used where protobuf runs in pure Python or is absent; both give the same answer
+    (tests/unit/monitoring/test_etcd.py)."""
+    if _UPB_RANGE_RESPONSE is None:
+        return parse_range_response_py(buf)
+    try:
+        kvs = _UPB_RANGE_RESPONSE.FromString(buf).kvs
+    except Exception:  # google.protobuf.message.DecodeError, or upb's own
+        raise ValueError("not an etcd RangeResponse (cut short)") from None
+    return [(kv.key, kv.value) for kv in kvs]
+
+
+def _upb_range_response() -> Any:
+    """A RangeResponse message class holding only kvs[].key and .value (every other field is
+    skipped as unknown), or None without protobuf's C parser."""
+    try:
+        from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+        from google.protobuf.internal import api_implementation
+    except ImportError:
+        return None
+    if api_implementation.Type() != "upb":  # protobuf's Python parser is slower than ours
+        return None
+    field = descriptor_pb2.FieldDescriptorProto
+    proto = descriptor_pb2.FileDescriptorProto(
+        name="drctl/etcd_range.proto", package="drctl.etcd", syntax="proto3"
+    )
+    kv = proto.message_type.add(name="KeyValue")
+    kv.field.add(name="key", number=1, type=field.TYPE_BYTES, label=field.LABEL_OPTIONAL)
+    kv.field.add(name="value", number=5, type=field.TYPE_BYTES, label=field.LABEL_OPTIONAL)
+    response = proto.message_type.add(name="RangeResponse")
+    response.field.add(
+        name="kvs", number=2, type=field.TYPE_MESSAGE, label=field.LABEL_REPEATED,
+        type_name=".drctl.etcd.KeyValue",
+    )  # fmt: skip
+    pool = descriptor_pool.DescriptorPool()  # its own pool: no clash with etcd's real .proto
+    pool.Add(proto)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("drctl.etcd.RangeResponse"))
+
+
+_UPB_RANGE_RESPONSE = _upb_range_response()
+
+
+def parse_range_response_py(buf: bytes) -> list[tuple[bytes, bytes]]:
+    """parse_range_response in Python, written for speed: one-byte tags and short lengths
+    are read inline."""
     out: list[tuple[bytes, bytes]] = []
     append = out.append
     pos, end = 0, len(buf)

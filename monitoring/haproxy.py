@@ -12,15 +12,14 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from drctl.topology.model import Topology
 
 USABLE = ("UP", "no check", "OPEN")
 
 
-@dataclass(frozen=True)
-class Server:
+class Server(NamedTuple):  # a tuple: built a thousand times a scrape
     backend: str
     name: str
     status: str
@@ -41,26 +40,20 @@ def parse_stats_csv(text: str) -> list[Server]:
     column = {name: i for i, name in enumerate(header)}  # the last of a name, as DictReader
     if "pxname" not in column or "svname" not in column:
         raise ValueError("HAProxy stats CSV without pxname and svname columns")
-
-    def cell(row: list[str], name: str, default: str = "") -> str:
-        i = column.get(name)
-        return row[i] if i is not None and i < len(row) and row[i] else default
-
+    # a column HAProxy did not send reads as "" (the index past every row's end, once padded)
+    width = len(header) + 1
+    px, sv, st, bck, addr = (
+        column.get(name, width - 1) for name in ("pxname", "svname", "status", "bck", "addr")
+    )
+    pad = [""] * width
     out = []
     for row in rows:
-        sv = cell(row, "svname")
-        backend = cell(row, "pxname")
-        if sv in ("FRONTEND", "BACKEND") or not backend:
+        if len(row) < width:
+            row += pad[len(row) :]
+        if row[sv] in ("FRONTEND", "BACKEND") or not row[px]:
             continue
-        out.append(
-            Server(
-                backend=backend,
-                name=sv,
-                status=cell(row, "status").strip(),
-                backup=cell(row, "bck", "0").strip() == "1",
-                addr=cell(row, "addr").strip(),
-            )
-        )
+        out.append(Server(row[px], row[sv], row[st].strip(), row[bck].strip() == "1",
+                          row[addr].strip()))  # fmt: skip
     return out
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import heapq
 import os
+import select
 import selectors
 import socket
 import time
@@ -78,10 +79,44 @@ def _split_url(url: str) -> tuple[str, int, str]:
 
 
 def probe(endpoints: Collection[HostPort], timeout: float) -> set[HostPort]:
-    """The endpoints that accepted a TCP connection within `timeout` seconds."""
-    eps = list(endpoints)
-    results = run([[Target(h, p, None, f"{h}:{p}")] for h, p in eps], timeout, stagger=timeout)
-    return {hp for hp, r in zip(eps, results, strict=True) if not isinstance(r, Exception)}
+    """The endpoints that accepted a TCP connection within `timeout` seconds.
+
+    Probes are most of a scrape's connections (hundreds at 1,000 systems), so they get a loop
+    of their own, leaner than `run`'s: a bare epoll, no bookkeeping object per connection,
+    and closing a socket is what takes it out of the epoll set."""
+    answered: set[HostPort] = set()
+    pending: dict[int, tuple[socket.socket, HostPort]] = {}
+    poller = select.epoll()
+    try:
+        for hp in endpoints:
+            try:
+                family, addr = _resolve(*hp)
+                sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+            except OSError:
+                continue  # an unresolvable name, or out of descriptors: not answering
+            rc = sock.connect_ex(addr)
+            if rc == 0:
+                answered.add(hp)
+            elif rc in _IN_PROGRESS:
+                poller.register(sock.fileno(), select.EPOLLOUT)
+                pending[sock.fileno()] = (sock, hp)
+                continue
+            sock.close()
+        deadline = time.monotonic() + timeout
+        while pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            for fd, _ in poller.poll(left):
+                sock, hp = pending.pop(fd)
+                if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                    answered.add(hp)
+                sock.close()
+    finally:
+        for sock, _ in pending.values():
+            sock.close()
+        poller.close()
+    return answered
 
 
 def get_first(

@@ -3,6 +3,7 @@ journals, backups and the plan as functions. Each test reads like a state of the
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from monitoring import collector as collector_module
 from monitoring.collector import DrctlCollector, last_finished
 from monitoring.config import ExporterConfig
 from monitoring.exporter import build_registry
-from monitoring.sources import HostPort, backup_status_file
+from monitoring.sources import HostPort, backup_status_file, journal_source
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()
 
@@ -447,3 +448,52 @@ def test_scrape_reports_its_own_duration(estate: FakeEstate) -> None:
     registry = scrape(estate)
     duration = registry.get_sample_value("drctl_scrape_duration_seconds")
     assert duration is not None and 0 < duration < 2
+
+
+# --- families reused while their input is unchanged --------------------------------------------
+
+
+def replace(path: Path, doc: dict[str, float]) -> None:
+    """As the backup engine writes its status: a new file renamed over the old one."""
+    new = path.with_suffix(".new")
+    new.write_text(json.dumps(doc))
+    new.replace(path)
+
+
+def test_one_collector_sees_journals_and_backups_change_between_scrapes(
+    estate: FakeEstate, tmp_path: Path
+) -> None:
+    """The drill and backup families are rebuilt when a journal or the status file changes
+    (written, rewritten, removed), and the same families are handed out while nothing did."""
+    journals, status = tmp_path / "journals", tmp_path / "backup-status.json"
+    journals.mkdir()
+    healthy(estate)
+    c = DrctlCollector(
+        estate.topo,
+        prober=everyone_answers,
+        journals=journal_source(journals),
+        backups=backup_status_file(status),
+        plan=dict,
+        config=ExporterConfig(site_addresses=estate.addresses, haproxy_stats_url=estate.stats_url),
+    )
+    registry = build_registry(c)
+    ecm = {"drill": "site-loss", "system": "ecm"}
+
+    def now() -> tuple[float | None, float | None]:
+        got = Scrape(registry)
+        return (
+            got.get_sample_value("drctl_drill_rto_seconds", ecm),
+            got.get_sample_value("drctl_backup_last_success_timestamp_seconds", {"system": "ecm"}),
+        )
+
+    assert now() == (None, None)
+    journal("site-loss", NOW - 5000, ecm=(21.5, 0.0, 0)).save(journals / "a.json")
+    replace(status, {"ecm": NOW - 3600})
+    assert now() == (21.5, NOW - 3600)
+    assert c._drills() is c._drills()  # unchanged input: the same families
+    assert c._backups() is c._backups()
+    journal("site-loss", NOW - 100, ecm=(19.0, 0.0, 0)).save(journals / "b.json")
+    assert now() == (19.0, NOW - 3600)
+    (journals / "b.json").unlink()
+    replace(status, {"ecm": NOW - 60})
+    assert now() == (21.5, NOW - 60)

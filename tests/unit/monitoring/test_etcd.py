@@ -9,17 +9,20 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from monitoring_fakes import FIXTURES
 
 from drctl.topology import DEFAULT_PATH, load_topology
 from monitoring import etcd
 from monitoring.patroni import MemberLag, clusters_from_dcs
 
+Parse = Callable[[bytes], list[tuple[bytes, bytes]]]
 ETCD = shutil.which("etcd", path="/usr/bin:/usr/sbin:/usr/local/bin")
 HOST = "127.0.0.1"
 # what Patroni 4.1.5 wrote in the lab for ecm's cluster (sync replica caught up)
@@ -54,28 +57,58 @@ def test_a_range_request_is_key_and_range_end() -> None:
     assert etcd.range_request(b"/drctl/", b"/drctl0") == b"\x0a\x07/drctl/\x12\x07/drctl0"
 
 
-def test_a_range_response_gives_every_key_and_value_in_order() -> None:
+# protobuf's C parser when installed, and the Python reader used without it: the same answers
+PARSERS = [
+    pytest.param(etcd.parse_range_response, id="default"),
+    pytest.param(etcd.parse_range_response_py, id="python"),
+]
+
+
+def test_protobufs_c_parser_is_used_here() -> None:
+    assert etcd._UPB_RANGE_RESPONSE is not None, "protobuf's upb parser is a dependency"
+
+
+@pytest.mark.parametrize("parse", PARSERS)
+def test_a_range_response_gives_every_key_and_value_in_order(parse: Parse) -> None:
     kvs = [
         (b"/drctl/a", b""),  # an empty value
         (b"/drctl/b", b"x" * 200),  # a two-byte length
         (b"/drctl/c", b"y" * 20000),  # a three-byte length: the slow path
         (b"/drctl/d" * 30, b'{"optime": 1}'),
     ]
-    assert etcd.parse_range_response(range_response(kvs, more=True)) == kvs
-    assert etcd.parse_range_response(range_response([])) == []
+    assert parse(range_response(kvs, more=True)) == kvs
+    assert parse(range_response([])) == []
 
 
-def test_unknown_fields_of_any_wire_type_are_skipped() -> None:
+@pytest.mark.parametrize("parse", PARSERS)
+def test_unknown_fields_of_any_wire_type_are_skipped(parse: Parse) -> None:
     kv = key_value(b"k", b"v") + b"\x39" + bytes(8) + b"\x45" + bytes(4)  # fixed64, fixed32
     body = b"\x2d" + bytes(4) + field(2, kv) + b"\x31" + bytes(8)
-    assert etcd.parse_range_response(body) == [(b"k", b"v")]
+    assert parse(body) == [(b"k", b"v")]
 
 
+@given(
+    st.lists(st.tuples(st.binary(max_size=300), st.binary(max_size=20000)), max_size=20),
+    st.booleans(),
+)
+@settings(max_examples=60, deadline=None)
+def test_both_readers_agree(kvs: list[tuple[bytes, bytes]], more: bool) -> None:
+    body = range_response(kvs, more=more)
+    assert etcd.parse_range_response(body) == etcd.parse_range_response_py(body) == kvs
+
+
+@pytest.mark.parametrize("parse", PARSERS)
+def test_a_repeated_field_keeps_its_last_value(parse: Parse) -> None:
+    kv = field(1, b"old") + field(1, b"k") + field(5, b"v1") + field(5, b"v")
+    assert parse(field(2, kv)) == [(b"k", b"v")]
+
+
+@pytest.mark.parametrize("parse", PARSERS)
 @pytest.mark.parametrize("cut", [1, 5, 20])
-def test_a_cut_short_answer_is_not_a_range_response(cut: int) -> None:
+def test_a_cut_short_answer_is_not_a_range_response(parse: Parse, cut: int) -> None:
     body = range_response([(b"/drctl/a", b"value")])
     with pytest.raises(ValueError, match="not an etcd RangeResponse"):
-        etcd.parse_range_response(body[:-cut])
+        parse(body[:-cut])
 
 
 @pytest.mark.parametrize(

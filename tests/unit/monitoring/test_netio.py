@@ -65,6 +65,29 @@ def test_probe_tells_listening_endpoints_from_closed_ones(silent: int) -> None:
     assert netio.probe([(HOST, silent), (HOST, closed)], 0.5) == {(HOST, silent)}
 
 
+def test_probe_gives_up_on_an_endpoint_that_does_not_answer_in_time() -> None:
+    """A listener whose accept queue is full drops new SYNs: the connection neither succeeds
+    nor fails before the timeout."""
+    with socket.socket() as full:
+        full.bind((HOST, 0))
+        full.listen(0)
+        port = int(full.getsockname()[1])
+        queued = [socket.create_connection((HOST, port), timeout=1)]  # backlog 0 holds one
+        try:
+            started = time.monotonic()
+            assert netio.probe([(HOST, port)], 0.3) == set()
+            assert time.monotonic() - started >= 0.3
+        finally:
+            for s in queued:
+                s.close()
+
+
+def test_probe_of_many_endpoints_at_once(silent: int) -> None:
+    closed = [_free_port() for _ in range(50)]
+    eps = [(HOST, port) for port in closed] + [(HOST, silent), ("127.0.0.2", silent)]
+    assert netio.probe(eps, 0.5) == {(HOST, silent)}
+
+
 def test_probe_of_nothing_is_nothing() -> None:
     assert netio.probe([], 0.5) == set()
 
