@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from drctl.topology.endpoints import endpoints
@@ -27,7 +27,7 @@ from drctl.topology.model import SiteService, Topology
 from drills.journal import Journal, Status, journal_dir
 from monitoring import etcd, haproxy, patroni
 from monitoring.config import ExporterConfig
-from monitoring.exposition import FrozenFamily
+from monitoring.exposition import FrozenFamily, GaugeLines
 from monitoring.sources import (
     BackupSource,
     BackupStatusFile,
@@ -55,8 +55,8 @@ SITE_WIDE = frozenset(
 )
 
 
-def _gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
-    return GaugeMetricFamily(f"drctl_{name}", doc, labels=labels)
+def _gauge(name: str, doc: str, labels: list[str]) -> GaugeLines:
+    return GaugeLines(f"drctl_{name}", doc, labels)
 
 
 class DrctlCollector(Collector):
@@ -214,7 +214,7 @@ class DrctlCollector(Collector):
     def _collect_lag(
         self,
         job: Future[dict[str, list[patroni.MemberLag] | Exception]],
-        source_up: GaugeMetricFamily,
+        source_up: GaugeLines,
     ) -> list[Metric]:
         labels = ["system", "member"]
         secs = _gauge("replication_lag_seconds", "how far the replica's replay is behind", labels)

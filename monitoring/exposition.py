@@ -11,18 +11,20 @@ handed to prometheus_client's own writer, so the output is byte-for-byte what
 asks for first) would write (tests/unit/monitoring/test_exposition.py compares them).
 
 Families that never change (the topology's) are `FrozenFamily`: their text is written once and
-reused on every scrape.
+reused on every scrape. The collector builds its families as `GaugeLines`, which write each
+sample's line as it is added instead of keeping a Sample (a tuple and a dict) to write later.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import Enum
 
 from prometheus_client.core import Metric
 from prometheus_client.exposition import generate_latest as text_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
+from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString as _untyped_go_float
 
 # prometheus_client's own float formatting (Go's: "1.7e+09", "+Inf", "NaN"), typed for mypy
@@ -55,9 +57,55 @@ class FrozenFamily(Metric):
         return self._text[fmt]
 
 
+class GaugeLines(Metric):
+    """A gauge family (GaugeMetricFamily's add_metric) that writes each sample's line as it is
+    added: at 1,000 systems a scrape adds a few thousand samples, and a Sample each, written
+    later, costs about twice as much. Its `samples` are built on demand for prometheus_client's
+    writers and readers (name[] filters, CollectorRegistry.get_sample_value)."""
+
+    def __init__(self, name: str, documentation: str, labels: Sequence[str]) -> None:
+        super().__init__(name, documentation, "gauge")
+        if _LEGACY_NAME.fullmatch(name) is None or not all(
+            _LEGACY_LABEL.fullmatch(k) for k in labels
+        ):
+            raise ValueError(f"{name}: not a plain Prometheus metric or label name")
+        self._labelnames = tuple(labels)
+        self._added: list[tuple[Sequence[str], float]] = []
+        self._lines: list[str] = []
+        # the label values' places in the line: label names sorted, as prometheus_client writes
+        order = sorted(range(len(labels)), key=labels.__getitem__)
+        self._places = [(f'{labels[i]}="', i) for i in order]
+
+    @property
+    def samples(self) -> list[Sample]:
+        names = self._labelnames
+        return [Sample(self.name, dict(zip(names, v, strict=True)), x) for v, x in self._added]
+
+    @samples.setter
+    def samples(self, value: list[Sample]) -> None:
+        if value:  # Metric.__init__ sets [], which is what this family starts with anyway
+            raise AttributeError("GaugeLines: add samples with add_metric")
+
+    def add_metric(self, labels: Sequence[str], value: float) -> None:
+        if len(labels) != len(self._labelnames):
+            raise ValueError(f"{self.name}: {len(labels)} label values for {self._labelnames}")
+        self._added.append((labels, value))
+        if not labels:
+            self._lines.append(f"{self.name} {_go_float(value)}\n")
+            return
+        pairs = '",'.join([h + _escape(labels[i]) for h, i in self._places])
+        self._lines.append(f'{self.name}{{{pairs}"}} {_go_float(value)}\n')
+
+    def text(self, fmt: Format) -> str:
+        return _family_head(self, fmt) + "".join(self._lines)
+
+
 def render(metrics: Iterable[Metric], fmt: Format) -> bytes:
     """The whole answer to a scrape in `fmt`, as prometheus_client would write it."""
-    parts = [m.text(fmt) if isinstance(m, FrozenFamily) else family_text(m, fmt) for m in metrics]
+    parts = [
+        m.text(fmt) if isinstance(m, FrozenFamily | GaugeLines) else family_text(m, fmt)
+        for m in metrics
+    ]
     if fmt is Format.OPENMETRICS:
         parts.append("# EOF\n")
     return "".join(parts).encode("utf-8")
@@ -68,10 +116,15 @@ def family_text(metric: Metric, fmt: Format) -> str:
     lines = _gauge_lines(metric) if _is_plain_gauge(metric) else None
     if lines is None:
         return _by_prometheus_client(metric, fmt)
+    return _family_head(metric, fmt) + "".join(lines)
+
+
+def _family_head(metric: Metric, fmt: Format) -> str:
+    """A gauge family's HELP and TYPE lines."""
     name, doc = metric.name, metric.documentation.replace("\\", r"\\").replace("\n", r"\n")
     if fmt is Format.OPENMETRICS:
         doc = doc.replace('"', r"\"")  # OpenMetrics escapes quotes in HELP too
-    return f"# HELP {name} {doc}\n# TYPE {name} gauge\n" + "".join(lines)
+    return f"# HELP {name} {doc}\n# TYPE {name} gauge\n"
 
 
 def _is_plain_gauge(metric: Metric) -> bool:

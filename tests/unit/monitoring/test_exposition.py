@@ -12,13 +12,14 @@ from monitoring_fakes import FakeEstate, cluster_doc
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
+from prometheus_client.samples import Sample
 
 from drctl.topology import DEFAULT_PATH, load_topology
 from drills.journal import Journal, Status, SystemResult
 from monitoring.collector import DrctlCollector
 from monitoring.config import ExporterConfig
 from monitoring.exporter import build_registry, serve
-from monitoring.exposition import Format, FrozenFamily, render
+from monitoring.exposition import Format, FrozenFamily, GaugeLines, render
 from monitoring.sources import HostPort
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()
@@ -74,23 +75,30 @@ def collector_output(estate: FakeEstate) -> list[Metric]:
 def awkward_families() -> list[Metric]:
     """What the fast path must get right or hand over: escapes, odd values, no labels, label
     names out of order, and families that are not plain gauges."""
-    g = GaugeMetricFamily(
-        "drctl_awkward", 'help with "quotes", a \\ and a\nnewline', labels=["z", "a"]
-    )
-    g.add_metric(['say "hi"', "back\\slash"], float("inf"))
-    g.add_metric(["new\nline", "ünïcødé"], float("-inf"))
-    g.add_metric(["nan", ""], float("nan"))
-    g.add_metric(["big", "small"], 123456789.0)
-    g.add_metric(["int", "neg"], -3)
-    g.add_metric(["tiny", "exp"], 1e-9)
+    doc = 'help with "quotes", a \\ and a\nnewline'
+    g = GaugeMetricFamily("drctl_awkward", doc, labels=["z", "a"])
+    lines = GaugeLines("drctl_awkward_lines", doc, ["z", "a"])  # the same, written as added
+    for family in (g, lines):
+        family.add_metric(['say "hi"', "back\\slash"], float("inf"))
+        family.add_metric(["new\nline", "ünïcødé"], float("-inf"))
+        family.add_metric(["nan", ""], float("nan"))
+        family.add_metric(["big", "small"], 123456789.0)
+        family.add_metric(["int", "neg"], -3)
+        family.add_metric(["tiny", "exp"], 1e-9)
+        family.add_metric(["zero", "signed"], -0.0)
+        family.add_metric(["stamp", "go"], 1764590400.125)
     plain = GaugeMetricFamily("drctl_no_labels", "no labels", value=12)
+    plain_lines = GaugeLines("drctl_no_labels_lines", "no labels", [])
+    plain_lines.add_metric([], 12)
+    three = GaugeLines("drctl_three", "three labels, given out of order", ["m", "b", "x"])
+    three.add_metric(["1", "2", "3"], 0)
     counter = CounterMetricFamily("drctl_things", "a counter", labels=["kind"])
     counter.add_metric(["a"], 3)
     stamped = GaugeMetricFamily("drctl_stamped", "with a timestamp", labels=["x"])
     stamped.add_metric(["y"], 1, timestamp=1700000000.5)
     unit = GaugeMetricFamily("drctl_sized_bytes", "with a unit", unit="bytes")
     unit.add_metric([], 2)
-    return [g, plain, counter, stamped, unit]
+    return [g, lines, plain, plain_lines, three, counter, stamped, unit]
 
 
 @pytest.fixture
@@ -118,6 +126,18 @@ def test_a_frozen_family_is_still_an_ordinary_metric(families: list[Metric]) -> 
     for f, t in zip(frozen, thawed, strict=True):
         t.samples = list(f.samples)
     assert generate_latest(Families(frozen)) == generate_latest(Families(thawed))  # type: ignore[arg-type]
+
+
+def test_gauge_lines_refuses_what_it_cannot_write() -> None:
+    with pytest.raises(ValueError, match="not a plain Prometheus"):
+        GaugeLines("drctl-dashed", "x", [])
+    with pytest.raises(ValueError, match="not a plain Prometheus"):
+        GaugeLines("drctl_ok", "x", ["bad-label"])
+    family = GaugeLines("drctl_ok", "x", ["a", "b"])
+    with pytest.raises(ValueError, match="1 label values"):
+        family.add_metric(["only one"], 1)
+    with pytest.raises(AttributeError):
+        family.samples = [Sample("drctl_ok", {}, 1)]
 
 
 def _get(url: str, headers: dict[str, str]) -> tuple[bytes, str, str | None]:
