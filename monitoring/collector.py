@@ -93,6 +93,7 @@ class DrctlCollector(Collector):
         self._addresses.update(self.config.site_addresses or {})
         self._site_endpoints = self._probe_plan(topo)
         self._dcs = self._patroni_dcs(topo, kv_range)
+        self._front_door_map = haproxy.FrontDoorMap(topo)
         # the same on every scrape: built once, and their text written once (monitoring.exposition)
         self._static = [FrozenFamily(f) for f in self._topology_metrics()]
         # journal_source hands back the same Journal objects while their files are unchanged
@@ -250,7 +251,7 @@ class DrctlCollector(Collector):
     def _front_door(self) -> list[Metric]:
         url = self.config.stats_url(self.topo)
         text = fetch_one(self.fetch, url, self.config.http_timeout_seconds)
-        active = haproxy.active_backends(self.topo, haproxy.parse_stats_csv(text))
+        active = self._front_door_map.active(haproxy.parse_stats_csv(text))
         fam = _gauge(
             "front_door_backend_active",
             "1 for the site the front door currently routes the system to",

@@ -14,7 +14,7 @@ import re
 from collections.abc import Collection
 from typing import NamedTuple
 
-from drctl.topology.model import Topology
+from drctl.topology.model import System, Topology
 
 USABLE = ("UP", "no check", "OPEN")
 
@@ -67,32 +67,56 @@ def _named(name: str, names: Collection[str]) -> str | None:
 
 def active_backends(topo: Topology, servers: list[Server]) -> dict[tuple[str, str], int]:
     """{(system, site): 1 if the front door routes the system to that site now, else 0}."""
-    by_addr = {str(s.lab_address): s.name for s in topo.sites}
-    app_port = {s.app.port: s for s in topo.systems if s.app is not None}
-    by_name = {s.name: s for s in topo.systems}
-    # each server matched once: by address (a site's address and a system's app port), else
-    # by names (a backend named after the system, the server after one of its sites)
-    mine: dict[str, list[tuple[str, Server]]] = {}
-    for server in servers:
-        host, _, port = server.addr.rpartition(":")
-        site = by_addr.get(host)
-        system = app_port.get(int(port)) if port.isdigit() and site is not None else None
-        if system is None or site not in system.placement:
-            name = _named(server.backend, by_name)
-            system = by_name[name] if name else None
-            site = _named(server.name, system.placement) if system else None
-            if system is None or site is None:
-                continue
-        mine.setdefault(system.name, []).append((site, server))
-    out: dict[tuple[str, str], int] = {}
-    for system in topo.systems:
-        if system.app is None or system.name not in mine:
-            continue  # the front door does not serve this system (or names it unrecognisably)
-        usable = [(site, s) for site, s in mine[system.name] if s.status.startswith(USABLE)]
-        active = {site for site, s in usable if not s.backup}
-        if not active:
-            backups = [site for site, s in usable if s.backup]
-            active = set(backups[:1])
-        for site in system.placement:
-            out[(system.name, site)] = 1 if site in active else 0
-    return out
+    return FrontDoorMap(topo).active(servers)
+
+
+class FrontDoorMap:
+    """What the topology says about the front door's servers, worked out once (the exporter
+    asks on every scrape)."""
+
+    def __init__(self, topo: Topology) -> None:
+        by_addr = {str(s.lab_address): s.name for s in topo.sites}
+        app_port = {s.app.port: s for s in topo.systems if s.app is not None}
+        # (a site's address, a system's app port) -> (system, site), where the site is one of
+        # the system's
+        self.by_address: dict[tuple[str, int], tuple[System, str]] = {}
+        for port, system in app_port.items():
+            for site in system.placement:
+                address = str(topo.site(site).lab_address)
+                if by_addr[address] == site:
+                    self.by_address[(address, port)] = (system, site)
+        self.by_name = {s.name: s for s in topo.systems}
+        self.served = [s for s in topo.systems if s.app is not None]
+
+    def active(self, servers: list[Server]) -> dict[tuple[str, str], int]:
+        """{(system, site): 1 if the front door routes the system to that site now, else 0}."""
+        # each server matched once: by address (a site's address and a system's app port), else
+        # by names (a backend named after the system, the server after one of its sites)
+        mine: dict[str, list[tuple[str, Server]]] = {}
+        for server in servers:
+            host, _, port = server.addr.rpartition(":")
+            found = self.by_address.get((host, int(port))) if port.isdigit() else None
+            if found is not None:
+                system, site = found
+            else:
+                name = _named(server.backend, self.by_name)
+                if name is None:
+                    continue
+                system = self.by_name[name]
+                named_site = _named(server.name, system.placement)
+                if named_site is None:
+                    continue
+                site = named_site
+            mine.setdefault(system.name, []).append((site, server))
+        out: dict[tuple[str, str], int] = {}
+        for system in self.served:
+            if system.name not in mine:
+                continue  # the front door does not serve it (or names it unrecognisably)
+            usable = [(site, s) for site, s in mine[system.name] if s.status.startswith(USABLE)]
+            active = {site for site, s in usable if not s.backup}
+            if not active:
+                backups = [site for site, s in usable if s.backup]
+                active = set(backups[:1])
+            for site in system.placement:
+                out[(system.name, site)] = 1 if site in active else 0
+        return out
