@@ -20,7 +20,7 @@ from monitoring_fakes import FIXTURES
 
 from drctl.topology import DEFAULT_PATH, load_topology
 from monitoring import etcd
-from monitoring.patroni import MemberLag, clusters_from_dcs
+from monitoring.patroni import MemberLag, _json, clusters_from_dcs
 
 Parse = Callable[[bytes], list[tuple[bytes, bytes]]]
 ETCD = shutil.which("etcd", path="/usr/bin:/usr/sbin:/usr/local/bin")
@@ -252,3 +252,21 @@ def test_without_the_leaders_position_the_lag_is_unknown() -> None:
     kvs = [kv for kv in lab_kvs() if not kv[0].endswith(b"/status")]
     found = clusters_from_dcs(kvs, b"/drctl/", SYSTEMS)
     assert found["ecm"] == [(MemberLag("ecm-db-valencia", None, None), None)]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b'{"xlog_location":1}', b' {"a": 1} ', b"12", b"NaN", b'"text"', b"[1, 2]\n", b"{}"],
+)
+def test_patronis_values_are_read_as_json_loads_reads_them(value: bytes) -> None:
+    expected = json.loads(value)
+    got = _json(value)
+    assert got == expected or (got != got and expected != expected)  # NaN is itself
+
+
+@pytest.mark.parametrize("value", [b"", b"{", b'{"a":1} trailing', b"1 2", b"\xff", b"nope"])
+def test_what_json_loads_refuses_is_refused(value: bytes) -> None:
+    with pytest.raises(ValueError):
+        json.loads(value)
+    with pytest.raises(ValueError):
+        _json(value)
