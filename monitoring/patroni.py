@@ -25,6 +25,8 @@ Nothing is kept between scrapes: every call reads etcd (or Patroni) afresh.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import json
 import logging
 import re
@@ -32,7 +34,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from drctl.estate.patroni import NAMESPACE
 from drctl.topology.model import System, Topology
@@ -49,8 +51,7 @@ LEADER_ROLES = frozenset({"leader", "standby_leader", "primary", "master"})
 KvRange = Callable[[Sequence[HostPort], bytes, float], list[tuple[bytes, bytes]]]
 
 
-@dataclass(frozen=True)
-class MemberLag:
+class MemberLag(NamedTuple):  # a tuple: a thousand of them a scrape
     member: str
     lag_bytes: float | None  # None when Patroni reports "unknown"
     lag_seconds: float | None  # None when it cannot be computed
@@ -83,74 +84,90 @@ class Dcs:
 def clusters_from_dcs(
     kvs: Sequence[tuple[bytes, bytes]], prefix: bytes, systems: Sequence[System]
 ) -> dict[str, Replicas]:
-    """{system: its replicas} for the systems whose cluster (scope) has members under `prefix`;
-    a system etcd knows no member of is left out (the caller asks Patroni's REST API)."""
-    by_scope = {s.database.cluster.encode(): s for s in systems}
-    clusters: dict[bytes, _DcsCluster] = {}
-    depth = prefix.count(b"/")  # a key's parts: the prefix's, then scope, then its subkey
-    for key, value in kvs:
-        if not key.startswith(prefix):
-            continue
-        # `ecm` and `ecm-db` are distinct scopes: the scope ends at the first slash
-        parts = key.split(b"/", depth + 2)
-        if len(parts) <= depth + 1:
-            continue  # a key without a subkey
-        cluster = clusters.get(parts[depth])
-        if cluster is None:
-            system = by_scope.get(parts[depth])
-            if system is None:
-                continue
-            cluster = clusters[parts[depth]] = _DcsCluster(system)
-        sub = parts[depth + 1]
-        if sub == b"members":
-            if len(parts) == depth + 3 and parts[-1] and b"/" not in parts[-1]:
-                cluster.members[parts[-1]] = value
-        elif len(parts) == depth + 2:
-            if sub == b"leader":
-                cluster.leader = value
-            elif sub == b"status":
-                cluster.status = value
-        elif sub == b"optime" and parts[-1] == b"leader":
-            cluster.legacy_optime = value
+    """{system: its replicas} for the systems whose cluster (scope) has members under `prefix`
+    (which ends with a slash); a system etcd knows no member of is left out (the caller asks
+    Patroni's REST API).
+
+    Each cluster's keys are looked up rather than every key visited: a namespace of 1,000
+    clusters holds 6,000 keys, most of which (config, initialize, sync, history) say nothing
+    of lag. Members are the keys between `<scope>/members/` and `<scope>/members0` ('0' comes
+    after '/') in key order."""
+    values = dict(kvs)
+    keys = sorted(values)  # etcd answers in key order already: then sorting costs one pass
+    layout = _dcs_keys(prefix, tuple(s.database.cluster for s in systems))
     out: dict[str, Replicas] = {}
-    for scope, system in by_scope.items():
-        cluster = clusters.get(scope)
-        if cluster is not None and cluster.members:
-            out[system.name] = cluster.replicas()
+    for system, k in zip(systems, layout, strict=True):
+        lo = bisect.bisect_left(keys, k.members_from)
+        hi = bisect.bisect_left(keys, k.members_to, lo)
+        if lo == hi:
+            continue
+        status = values.get(k.status) or values.get(k.legacy_optime)
+        replicas = _dcs_replicas(
+            system, keys[lo:hi], len(k.members_from), values, values.get(k.leader), status
+        )
+        if replicas is not None:
+            out[system.name] = replicas
     return out
 
 
-class _DcsCluster:
-    """One cluster's keys, relative to its scope: leader, status, optime/leader, members/x."""
+class _ScopeKeys(NamedTuple):
+    """Where one cluster's keys are: `<prefix><scope>/...`."""
 
-    def __init__(self, system: System) -> None:
-        self.system = system
-        self.members: dict[bytes, bytes] = {}
-        self.leader: bytes | None = None
-        self.status: bytes | None = None
-        self.legacy_optime: bytes | None = None
+    members_from: bytes
+    members_to: bytes
+    leader: bytes
+    status: bytes
+    legacy_optime: bytes
 
-    def replicas(self) -> Replicas:
-        """Every member but the leader key's holder, by name (as `/cluster` lists them)."""
-        leader_lsn = _leader_lsn(self.status or self.legacy_optime)
-        out: Replicas = []
-        for name in sorted(self.members):
-            if name == self.leader:
-                continue
-            member = name.decode("utf-8", "replace")
-            if not leader_lsn:
-                out.append((MemberLag(member, None, None), None))
-                continue
-            data = _member_data(self.members[name])
-            lsn = _lsn(data.get("xlog_location"))
-            if not lsn:
-                out.append((MemberLag(member, None, None), None))
-            elif lsn >= leader_lsn:
-                out.append((MemberLag(member, 0.0, 0.0), None))
-            else:
-                lag = MemberLag(member, float(leader_lsn - lsn), None)
-                out.append((lag, _status_url(data, self.system)))
-        return out
+
+@functools.lru_cache(maxsize=4)
+def _dcs_keys(prefix: bytes, scopes: tuple[str, ...]) -> list[_ScopeKeys]:
+    """The keys of each scope, worked out once per topology (the exporter asks every scrape)."""
+    out = []
+    for scope in scopes:
+        # `ecm` and `ecm-db` are distinct scopes: the scope ends at its slash
+        base = prefix + scope.encode() + b"/"
+        out.append(_ScopeKeys(base + b"members/", base + b"members0", base + b"leader",
+                              base + b"status", base + b"optime/leader"))  # fmt: skip
+    return out
+
+
+def _dcs_replicas(
+    system: System,
+    member_keys: Sequence[bytes],
+    name_at: int,
+    values: Mapping[bytes, bytes],
+    leader: bytes | None,
+    status: bytes | None,
+) -> Replicas | None:
+    """Every member but the leader key's holder, by name (as `/cluster` lists them); None when
+    none of the keys is a member's (`members/<name>`, the name without a slash)."""
+    out: Replicas = []
+    members = 0
+    leader_lsn: int | None = -1  # -1: not decoded yet (only clusters with a replica need it)
+    for key in member_keys:
+        name = key[name_at:]
+        if not name or b"/" in name:
+            continue
+        members += 1
+        if name == leader:
+            continue
+        if leader_lsn == -1:
+            leader_lsn = _leader_lsn(status)
+        member = name.decode("utf-8", "replace")
+        if not leader_lsn:
+            out.append((MemberLag(member, None, None), None))
+            continue
+        data = _member_data(values[key])
+        lsn = _lsn(data.get("xlog_location"))
+        if not lsn:
+            out.append((MemberLag(member, None, None), None))
+        elif lsn >= leader_lsn:
+            out.append((MemberLag(member, 0.0, 0.0), None))
+        else:
+            lag = MemberLag(member, float(leader_lsn - lsn), None)
+            out.append((lag, _status_url(data, system)))
+    return out if members else None
 
 
 def _json(value: bytes) -> Any:
@@ -305,16 +322,20 @@ def read_lags(
         if isinstance(replicas, Exception):
             out[system.name] = replicas
             continue
-        out[system.name] = [lag for lag, _ in replicas]
-        behind += [(system.name, i, url) for i, (_, url) in enumerate(replicas) if url]
+        lags: list[MemberLag] = []
+        out[system.name] = lags
+        for lag, url in replicas:
+            if url:
+                behind.append((system.name, len(lags), url))
+            lags.append(lag)
     if behind:
         bodies = fetch([[url] for _, _, url in behind], left())
         now = clock()
         for (system_name, i, _), body in zip(behind, bodies, strict=True):
-            lags = out[system_name]
-            assert isinstance(lags, list)
-            r = lags[i]
-            lags[i] = MemberLag(r.member, r.lag_bytes, seconds_behind(body, now))
+            got = out[system_name]
+            assert isinstance(got, list)
+            r = got[i]
+            got[i] = MemberLag(r.member, r.lag_bytes, seconds_behind(body, now))
     return out
 
 
