@@ -75,6 +75,9 @@ class GaugeLines(Metric):
         # the label values' places in the line: label names sorted, as prometheus_client writes
         order = sorted(range(len(labels)), key=labels.__getitem__)
         self._places = [(f'{labels[i]}="', i) for i in order]
+        # most families have two labels: their line is written from one template
+        self._two = (order[0], order[1], f'{name}{{{labels[order[0]]}="',
+                     f'",{labels[order[1]]}="') if len(labels) == 2 else None  # fmt: skip
 
     @property
     def samples(self) -> list[Sample]:
@@ -90,11 +93,15 @@ class GaugeLines(Metric):
         if len(labels) != len(self._labelnames):
             raise ValueError(f"{self.name}: {len(labels)} label values for {self._labelnames}")
         self._added.append((labels, value))
-        if not labels:
-            self._lines.append(f"{self.name} {_go_float(value)}\n")
-            return
-        pairs = '",'.join([h + _escape(labels[i]) for h, i in self._places])
-        self._lines.append(f'{self.name}{{{pairs}"}} {_go_float(value)}\n')
+        if self._two is not None:
+            i, j, head, middle = self._two
+            line = f'{head}{_escape(labels[i])}{middle}{_escape(labels[j])}"}} {_value(value)}\n'
+        elif not labels:
+            line = f"{self.name} {_value(value)}\n"
+        else:
+            pairs = '",'.join([h + _escape(labels[i]) for h, i in self._places])
+            line = f'{self.name}{{{pairs}"}} {_value(value)}\n'
+        self._lines.append(line)
 
     def text(self, fmt: Format) -> str:
         return _family_head(self, fmt) + "".join(self._lines)
@@ -156,6 +163,13 @@ def _gauge_lines(metric: Metric) -> list[str] | None:
         else:
             lines.append(f"{name} {_go_float(s.value)}\n")
     return lines
+
+
+def _value(value: float) -> str:
+    """_go_float, with its common case first: a finite value below 1e6 is written as Python
+    writes it (Go switches to an exponent sooner only for large positive values)."""
+    f = float(value)
+    return repr(f) if -1e300 < f < 1e6 else _go_float(f)
 
 
 def _escape(value: str) -> str:

@@ -8,14 +8,18 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from monitoring_fakes import FakeEstate, cluster_doc
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
 
 from drctl.topology import DEFAULT_PATH, load_topology
 from drills.journal import Journal, Status, SystemResult
+from monitoring import exposition
 from monitoring.collector import DrctlCollector
 from monitoring.config import ExporterConfig
 from monitoring.exporter import build_registry, serve
@@ -182,3 +186,16 @@ def test_the_server_negotiates_the_format_as_prometheus_client_does(
     assert encoding == "gzip"
     assert body.decode().splitlines()[-1].startswith(last_line)
     assert 'drctl_objective_rto_seconds{system="ecm"} 60.0' in body.decode()
+
+
+@given(st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**20), 10**20))
+@settings(max_examples=500, deadline=None)
+def test_values_are_written_as_prometheus_client_writes_them(value: float) -> None:
+    assert exposition._value(value) == floatToGoString(value)
+
+
+@pytest.mark.parametrize(
+    "value", [0, 1, -0.0, 999999.5, 1e6, 1764590400.125, -1e300, -1.5e300, 1e-300, 5e-324]
+)
+def test_edge_values_are_written_as_prometheus_client_writes_them(value: float) -> None:
+    assert exposition._value(value) == floatToGoString(value)
