@@ -40,15 +40,19 @@ def parse_stats_csv(text: str) -> list[Server]:
     column = {name: i for i, name in enumerate(header)}  # the last of a name, as DictReader
     if "pxname" not in column or "svname" not in column:
         raise ValueError("HAProxy stats CSV without pxname and svname columns")
-    # a column HAProxy did not send reads as "" (the index past every row's end, once padded)
-    width = len(header) + 1
-    px, sv, st, bck, addr = (
-        column.get(name, width - 1) for name in ("pxname", "svname", "status", "bck", "addr")
-    )
-    pad = [""] * width
+    # a column HAProxy did not send reads as "": its index is one past the header's, and rows
+    # are cut to the header's width and padded with "" up to the highest index read
+    n = len(header)
+    px, sv, st, bck, addr = index = [
+        column.get(name, n) for name in ("pxname", "svname", "status", "bck", "addr")
+    ]
+    need = max(index) + 1
+    pad = [""] * need
     out = []
     for row in rows:
-        if len(row) < width:
+        if len(row) > n:
+            del row[n:]
+        if len(row) < need:
             row += pad[len(row) :]
         if row[sv] in ("FRONTEND", "BACKEND") or not row[px]:
             continue

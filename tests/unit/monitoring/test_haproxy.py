@@ -23,6 +23,11 @@ def test_columns_haproxy_did_not_send_read_as_empty() -> None:
     ]
 
 
+def test_cells_past_the_header_are_no_columns() -> None:
+    text = "# pxname,svname,status\necm,brindisi,UP,1,127.10.1.1:8080\n"
+    assert parse_stats_csv(text) == [Server("ecm", "brindisi", "UP", False, "")]
+
+
 def test_quoted_cells_are_read_as_csv() -> None:
     text = '# pxname,svname,status,bck,addr\ncrm,"val,encia"," DOWN ",1,127.10.2.1:8443\n'
     assert parse_stats_csv(text) == [Server("crm", "val,encia", "DOWN", True, "127.10.2.1:8443")]
