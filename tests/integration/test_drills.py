@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_monitoring_lab import prometheus_url, wait_for_alert
 
 from drctl.estate.lab import LabEstate
 from drctl.estate.patroni import Cluster
@@ -28,7 +29,8 @@ def _run(topology: Topology, lab: LabEstate, name: str, tmp: Path, **kw: object)
     path = kw.pop("path", None) or resolve(name)
     assert isinstance(path, Path)
     drill = load_drill(path, topology, kw.get("runbook_dir", RUNBOOK_DIR))  # type: ignore[arg-type]
-    options = Options(journal_dir=tmp, approve=approve_all, progress=print, **kw)  # type: ignore[arg-type]
+    kw.setdefault("approve", approve_all)
+    options = Options(journal_dir=tmp, progress=print, **kw)  # type: ignore[arg-type]
     return Engine(topology, lab, path.stem, drill, options).run()
 
 
@@ -42,10 +44,28 @@ def _assert_steady(topology: Topology, lab: LabEstate) -> None:
         assert cluster.replication_healthy()[0]
 
 
-def test_site_loss_meets_objectives_and_loses_nothing(
+def test_site_loss_meets_objectives_loses_nothing_and_fires_the_site_down_alert(
     lab: LabEstate, topology: Topology, tmp_path: Path
 ) -> None:
-    journal = _run(topology, lab, "site-loss-brindisi", tmp_path)
+    """Also monitoring during a drill (issue 6): the site-down alert fires in Prometheus while
+    Brindisi is lost and clears after failback. The coordinator's "declare a disaster" step
+    waits for that alert, as a real coordinator would act on it."""
+    prometheus = prometheus_url(topology)
+    wait_for_alert(prometheus, "DrctlSiteDown", "inactive", timeout=30)
+    fired: list[float] = []
+
+    def coordinator(step: str, instructions: str) -> bool:
+        if "Declare" in step:
+            fired.append(
+                wait_for_alert(
+                    prometheus, "DrctlSiteDown", "firing", labels={"site": "brindisi"}, timeout=30
+                )
+            )
+        return True
+
+    journal = _run(topology, lab, "site-loss-brindisi", tmp_path, approve=coordinator)
+    assert fired, "the declare step never ran"
+    print(f"DrctlSiteDown fired {fired[0]:.1f} s after the declare step began")
     assert journal.result == "passed", journal.reasons
     for result in journal.systems.values():
         assert result.rto_seconds is not None
@@ -63,6 +83,7 @@ def test_site_loss_meets_objectives_and_loses_nothing(
     assert (tmp_path / f"{journal.run_id}.html").exists()
     assert load_journal(tmp_path / f"{journal.run_id}.json").result == "passed"
     _assert_steady(topology, lab)
+    wait_for_alert(prometheus, "DrctlSiteDown", "inactive", timeout=30)
 
 
 def test_partition_is_taken_over_without_split_brain(
