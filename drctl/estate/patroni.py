@@ -18,6 +18,8 @@ from drctl.errors import EstateError
 from drctl.topology.model import SiteService, System, Topology
 
 NAMESPACE = "/drctl/"
+# how long a write to etcd is retried over its members (an election after a site loss)
+ETCD_WRITE_SECONDS = 15.0
 
 
 def _b64(s: str) -> str:
@@ -174,8 +176,9 @@ class Cluster:
             for s in self.topo.sites_with(SiteService.ETCD)
         ]
 
-    def clear_leader_lock(self, held_by_site: str) -> bool:
+    def clear_leader_lock(self, held_by_site: str, timeout: float = ETCD_WRITE_SECONDS) -> bool:
         """Delete the leader key, but only if the fenced member still holds it (a txn in etcd).
+        False when it does not (a retry after a write whose answer was lost says so too).
 
         Never call this unless the member is fenced: that is how split brain starts.
         """
@@ -191,30 +194,34 @@ class Cluster:
             ],
             "success": [{"request_delete_range": {"key": _b64(key)}}],
         }
-        last: Exception | None = None
-        for endpoint in self.etcd_endpoints():
-            try:
-                resp = http_json(f"{endpoint}/v3/kv/txn", txn, timeout=1.0)
-                return bool(resp.get("succeeded", False))
-            except (OSError, ValueError) as exc:
-                last = exc
-        raise EstateError(f"no etcd member answers: {last}")
+        return bool(self._etcd("/v3/kv/txn", txn, timeout).get("succeeded", False))
 
-    def forget(self) -> int:
+    def forget(self, timeout: float = ETCD_WRITE_SECONDS) -> int:
         """Delete every key of the cluster in etcd (`patronictl remove`): only with every member
         stopped, before a restore. The member started next takes the cluster over from its
         data directory. Returns the number of keys deleted."""
         prefix = f"{NAMESPACE}{self.system.database.cluster}/"
         # range_end = the prefix with its last byte + 1: every key under the prefix
         request = {"key": _b64(prefix), "range_end": _b64(prefix[:-1] + chr(ord(prefix[-1]) + 1))}
+        return int(self._etcd("/v3/kv/deleterange", request, timeout).get("deleted", 0))
+
+    def _etcd(self, path: str, request: dict[str, Any], timeout: float) -> Any:
+        """POST to the first etcd member that answers, passing over the members again until
+        `timeout`: losing a site can take etcd's raft leader with it, and the survivors take an
+        election timeout (1 s in the lab) or more under load to elect another, during which
+        every write waits."""
+        deadline = time.monotonic() + timeout
         last: Exception | None = None
-        for endpoint in self.etcd_endpoints():
-            try:
-                resp = http_json(f"{endpoint}/v3/kv/deleterange", request, timeout=2.0)
-                return int(resp.get("deleted", 0))
-            except (OSError, ValueError) as exc:
-                last = exc
-        raise EstateError(f"no etcd member answers: {last}")
+        while True:
+            for endpoint in self.etcd_endpoints():
+                left = deadline - time.monotonic()
+                try:
+                    return http_json(f"{endpoint}{path}", request, timeout=min(2.0, max(left, 0.2)))
+                except (OSError, ValueError) as exc:
+                    last = exc
+            if time.monotonic() >= deadline:
+                raise EstateError(f"no etcd member answers within {timeout:g} s: {last}")
+            time.sleep(0.2)
 
     def wait_leader(self, site: str | None, timeout: float) -> str:
         deadline = time.monotonic() + timeout
