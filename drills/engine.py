@@ -72,6 +72,7 @@ class Options:
     allow_production: bool = False
     progress: Progress = lambda line: None
     settle_seconds: float = 2.0  # probes before the fault, to see the steady state
+    steady_seconds: float = 30.0  # then at most this long for the probes to succeed
     # restore drills' objectives (restore_objectives per system)
     backups_file: Path = field(default_factory=lambda: REPO_ROOT / "inventories" / "backups.yaml")
 
@@ -328,13 +329,20 @@ class Engine:
         )
         self.watch.start()
         with self.activity("check", "probes see the steady state") as act:
+            # the last probes of every system must have succeeded; a busy estate (just brought
+            # up, catching up) gets up to steady_seconds to settle before the drill gives up
             time.sleep(self.opt.settle_seconds)
-            bad = []
-            for s in self.drill.systems:
-                snap = self.prober.snapshot(s)
-                series = measure.merged(snap.read, snap.write)
-                if not series or not measure.first_failure_free_since(series[-5:]):
-                    bad.append(s)
+            deadline = time.monotonic() + self.opt.steady_seconds
+            while True:
+                bad = []
+                for s in self.drill.systems:
+                    snap = self.prober.snapshot(s)
+                    series = measure.merged(snap.read, snap.write)
+                    if not series or not measure.first_failure_free_since(series[-5:]):
+                        bad.append(s)
+                if not bad or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
             act.output = f"{self.drill.load.frequency_hz:g} Hz per system"
             if bad:
                 raise DrillError(f"probes fail before any fault: {', '.join(bad)}")
