@@ -69,11 +69,6 @@ def _named(name: str, names: Collection[str]) -> str | None:
     return next((t for t in re.split(r"[_.:/ ]+|-", name) if t in names), None)
 
 
-def active_backends(topo: Topology, servers: list[Server]) -> dict[tuple[str, str], int]:
-    """{(system, site): 1 if the front door routes the system to that site now, else 0}."""
-    return FrontDoorMap(topo).active(servers)
-
-
 class FrontDoorMap:
     """What the topology says about the front door's servers, worked out once (the exporter
     asks on every scrape)."""
