@@ -8,7 +8,6 @@ request stops waiting after the budget; the worker finishes (or is cut off) on i
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -19,10 +18,13 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from apps.common.admission import Admission
 from apps.common.db import Database, DatabaseUnavailable
 from apps.common.settings import Settings
 
@@ -45,7 +47,54 @@ class Metrics:
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
+        self.in_flight = Gauge(
+            "drctl_app_requests_in_flight",
+            "Requests at work (health, readiness and metrics not counted)",
+            ["app"],
+            registry=self.registry,
+        ).labels(app_name)
+        self.shed = Counter(
+            "drctl_app_requests_shed_total",
+            "Requests answered 503 at once because the app was at its limit",
+            ["app"],
+            registry=self.registry,
+        ).labels(app_name)
         self.app_name = app_name
+
+
+class ServedBy:
+    """Counts and times every request and names the site that answered (X-Served-By), so the
+    front door and the drill engine see which site served. A plain ASGI middleware: the
+    decorator form (BaseHTTPMiddleware) costs a task group and two streams per request, CPU
+    the apps cannot spare while a drill's probes run beside the whole lab."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, site: str) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.header = (b"x-served-by", site.encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the user gets if the app raises before answering
+
+        async def answer(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), self.header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, answer)
+        finally:
+            # the router wrote the matched route into the shared scope
+            route = getattr(scope.get("route"), "path", "unmatched")
+            m = self.metrics
+            m.requests.labels(m.app_name, scope["method"], route, str(status)).inc()
+            m.latency.labels(m.app_name, route).observe(time.perf_counter() - started)
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -53,20 +102,11 @@ def install(app: FastAPI, settings: Settings) -> None:
     checker = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readyz")
     app.state.metrics = metrics
 
-    @app.middleware("http")
-    async def served_by(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics.requests.labels(
-            settings.app, request.method, route, str(response.status_code)
-        ).inc()
-        metrics.latency.labels(settings.app, route).observe(time.perf_counter() - started)
-        # Lets the front door (and the drill engine) see which site answered.
-        response.headers["X-Served-By"] = settings.site
-        return response
+    app.add_middleware(
+        Admission, limit=settings.max_in_flight, in_flight=metrics.in_flight, shed=metrics.shed
+    )
+    # added last, so outermost: refusals are counted and name their site too
+    app.add_middleware(ServedBy, metrics=metrics, site=settings.site)
 
     api = APIRouter(tags=["health"])
 

@@ -20,6 +20,8 @@ class Settings:
     probe_deadline_s: float = 1.0
     probe_statement_timeout_ms: int = 800
     pool_max: int = 20
+    # Requests at work at once; more are refused (503) rather than queued behind the pool.
+    max_in_flight: int = 20
 
     @classmethod
     def from_env(cls, app: str) -> Settings:

@@ -117,6 +117,24 @@ def test_health_answers_without_credentials(app_client: TestClient) -> None:
         assert secret not in metrics
 
 
+def test_every_answer_names_its_site_and_is_counted_by_route(app_client: TestClient) -> None:
+    before = app_client.get("/metrics").text
+    assert app_client.get("/healthz").headers["X-Served-By"] == "brindisi"
+    assert app_client.get("/no/such/route").headers["X-Served-By"] == "brindisi"
+    after = app_client.get("/metrics").text
+
+    def count(route: str, status: str, text: str) -> float:
+        for line in text.splitlines():
+            if line.startswith("drctl_app_http_requests_total{") and (
+                f'route="{route}"' in line and f'status="{status}"' in line
+            ):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    assert count("/healthz", "200", after) == count("/healthz", "200", before) + 1
+    assert count("unmatched", "404", after) == count("unmatched", "404", before) + 1
+
+
 def test_the_api_schema_is_for_authenticated_callers(app_client: TestClient) -> None:
     assert app_client.get("/openapi.json").status_code == 401
     assert app_client.get("/openapi.json", headers=BOGUS).status_code == 401
