@@ -48,7 +48,7 @@ test-integration: setup
 test: setup lint
 	$(DRCTL) topology validate
 	$(DRCTL) plan check
-	$(VENV)/bin/pytest tests -q
+	$(VENV)/bin/pytest tests -q --durations=25
 
 bench: setup
 	$(PY) -m benchmarks
