@@ -125,8 +125,9 @@ def test_every_answer_names_its_site_and_is_counted_by_route(app_client: TestCli
 
     def count(route: str, status: str, text: str) -> float:
         for line in text.splitlines():
-            if line.startswith("drctl_app_http_requests_total{") and (
-                f'route="{route}"' in line and f'status="{status}"' in line
+            if line.startswith("drctl_app_http_requests_total{") and all(
+                label in line
+                for label in ('method="GET"', f'route="{route}"', f'status="{status}"')
             ):
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
