@@ -1,11 +1,13 @@
 """Admission control: at most `limit` requests at work in an app; the next ones are answered
 503 at once (with Retry-After) instead of waiting for the database pool on a worker thread.
 
-The front door already bounds what it forwards (roles/haproxy: maxconn per server), but when a
-user gives up it closes the connection and forwards the next request, while the abandoned one
-still runs here until its database deadline. During a switchover under load those orphans piled
-up until the event loop itself fell behind and even /healthz timed out; an app that refuses
-work it cannot start stays responsive and catches up as soon as the database is back.
+The bound lives here, not at the front door: when a user gives up, HAProxy closes the
+connection and forwards the next request while the abandoned one still runs here until its
+database deadline (and a per-server maxconn there stranded queued requests when the primary
+site went down: roles/haproxy's front-door template). During a switchover under load those
+orphans piled up until the event loop itself fell behind and even /healthz timed out; an app
+that refuses work it cannot start stays responsive and catches up as soon as the database is
+back.
 """
 
 from __future__ import annotations

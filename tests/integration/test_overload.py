@@ -9,7 +9,6 @@ timed out, and the drill's steady-state wait failed minutes after the database w
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 
@@ -52,7 +51,7 @@ def test_a_slow_database_does_not_bury_the_app_under_abandoned_requests(
     front = f"http://{steady.address(front_site)}:{ecm.app.port}"
     app = f"http://{steady.address('brindisi')}:{ecm.app.port}"
     token = steady.secret("prober_token")
-    password = json.loads(steady.paths.secrets.read_text())["db_superuser"]
+    password = steady.secret("db_superuser")
     primary = (
         f"host={steady.address('brindisi')} port={ecm.database.port} user=postgres "
         f"password={password} dbname=ecm connect_timeout=2"
