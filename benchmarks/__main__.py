@@ -7,10 +7,13 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.machine import describe
+
 
 def main(argv: list[str]) -> int:
     here = Path(__file__).parent
     names = argv or sorted(p.stem for p in here.glob("*_bench.py"))
+    print(describe(), flush=True)
     failed = 0
     for name in names:
         module = importlib.import_module(f"benchmarks.{name.removesuffix('.py')}")
