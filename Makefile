@@ -7,7 +7,7 @@ APT_PACKAGES := postgresql-15 postgresql-contrib etcd-server etcd-client haproxy
 	iptables conntrack prometheus prometheus-node-exporter pgbackrest supervisor \
 	python3-venv python3-dev openssh-server sudo curl procps psmisc iproute2 build-essential libpq-dev
 
-.PHONY: setup demo test test-unit test-integration lint bench soak clean
+.PHONY: setup lock demo test test-unit test-integration lint bench soak clean
 
 setup: $(VENV)/.installed
 
@@ -17,12 +17,24 @@ setup: $(VENV)/.installed
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_PACKAGES)
 	mkdir -p /var/lib/drctl && touch $@
 
-$(VENV)/.installed: pyproject.toml /var/lib/drctl/.apt-done
+# constraints.txt pins every package to the versions the tests last passed with, so a clean
+# clone installs what was tested; `make lock` moves them to the newest that pyproject allows.
+$(VENV)/.installed: pyproject.toml constraints.txt /var/lib/drctl/.apt-done
 	@echo "==> creating $(VENV) from Debian's python3"
 	test -x $(PY) || /usr/bin/python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[production,dev]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[production,dev]'
 	touch $@
+
+lock: /var/lib/drctl/.apt-done
+	rm -rf $(VENV)-lock
+	/usr/bin/python3 -m venv $(VENV)-lock
+	$(VENV)-lock/bin/pip install -q --upgrade pip
+	$(VENV)-lock/bin/pip install -q -e '.[production,dev]'
+	{ sed -n '1,2p' constraints.txt; $(VENV)-lock/bin/pip freeze --exclude-editable; } > constraints.new
+	mv constraints.new constraints.txt
+	rm -rf $(VENV)-lock
+	@echo "constraints.txt updated: run make test before committing it"
 
 demo: setup
 	$(DRCTL) topology validate
