@@ -41,7 +41,10 @@ class Context:
     clusters: dict[str, Cluster] = field(default_factory=dict)
     # what db.kill_leader hit, so its inverse can restart that member
     killed: dict[str, str] = field(default_factory=dict)
-    t0: float | None = None  # the fault's instant: a point-in-time restore's target
+    t0: float | None = None  # the first fault's instant
+    # system -> the instant of the first fault that hit it (DESIGN §6: its RTO and RPO count
+    # from there; a point-in-time restore's target)
+    faults: dict[str, float] = field(default_factory=dict)
     # (system, table) -> (rows, digest) before db.corrupt, for db.table_intact
     digests: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     restores: dict[str, Any] = field(default_factory=dict)  # system -> restore.RestoreOutcome
@@ -49,6 +52,22 @@ class Context:
     @classmethod
     def create(cls, topology: Topology, estate: Estate) -> Context:
         return cls(topology, estate, estate.clusters())
+
+    def fault_at(self, system: str) -> float | None:
+        return self.faults.get(system, self.t0)
+
+
+# Method steps that inject nothing: they do not start a system's outage.
+NOT_FAULTS = frozenset({"pause", "db.wait_leader", "db.wait_replication", "site.confirm_fenced"})
+
+
+def hit_by(name: str, args: dict[str, Scalar], systems: list[str]) -> list[str]:
+    """The systems a method step disrupts: the one it names, else every one (a site's power,
+    network or service is shared by all the systems placed there)."""
+    if name in NOT_FAULTS:
+        return []
+    named = args.get("system")
+    return [str(named)] if named is not None else list(systems)
 
 
 def _s(args: dict[str, Scalar], key: str) -> str:

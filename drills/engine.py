@@ -31,7 +31,7 @@ from drctl.estate.base import Estate, HostCheck
 from drctl.estate.patroni import Cluster
 from drctl.topology.model import Topology
 from drills import measure
-from drills.actions import Context, front_door_url, inverse, run_action, wait_check
+from drills.actions import Context, front_door_url, hit_by, inverse, run_action, wait_check
 from drills.isolated import cleanup_bubble, run_isolated
 from drills.journal import (
     Activity,
@@ -348,7 +348,10 @@ class Engine:
                 raise DrillError(f"probes fail before any fault: {', '.join(bad)}")
 
     def _inject(self) -> None:
-        t0: float | None = None
+        """Run the method. Each system's t0 is the start of the first step that disrupts it:
+        in a switchover of ECM then CRM, CRM's outage starts with its own switchover, not
+        ECM's."""
+        systems = list(self.journal.systems)
         for extra in reversed(self.drill.rollbacks):  # the drill's own undo list, run last
             self.journal.pending_rollbacks.append({"action": extra.action, "args": extra.args})
         for action in self.drill.method:
@@ -357,18 +360,21 @@ class Engine:
                 self.journal.pending_rollbacks.insert(0, undo)
                 self.save()  # before the fault: a crash right after it still knows the undo
             with self.activity("action", _describe(action.action, action.args)) as act:
-                if t0 is None:
-                    t0 = self.ctx.t0 = _now()
+                now = _now()
+                if self.ctx.t0 is None:
+                    self.ctx.t0 = now
+                for system in hit_by(action.action, action.args, systems):
+                    self.ctx.faults.setdefault(system, now)
                 act.output = run_action(
                     action.action, action.args, self.ctx, action.timeout_seconds
                 )
-        t0 = t0 or _now()
-        for result in self.journal.systems.values():
-            result.t0 = t0
+        t0 = self.ctx.t0 = self.ctx.t0 or _now()
+        for name, result in self.journal.systems.items():
+            result.t0 = self.ctx.faults.get(name, t0)
         self.save()
 
     def _recover(self) -> None:
-        t0 = next(iter(self.journal.systems.values())).t0 or _now()
+        t0 = self.ctx.t0 or _now()
         deadline = t0 + self.drill.recovery.timeout_seconds
         book = None
         if self.drill.recovery.runbook != "automatic":

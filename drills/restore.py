@@ -158,7 +158,7 @@ def pgbackrest_time(epoch: float) -> str:
 
 
 def restore(ctx: Context, system: str, target: str, repo: int, timeout: float) -> RestoreOutcome:
-    """Restore `system`'s cluster to just before `target` ("t0": the fault; "latest": every
+    """Restore `system`'s cluster to just before `target` ("t0": its fault; "latest": every
     archived segment) from repository `repo`; the preferred primary site becomes the leader."""
     cluster = ctx.clusters[system]
     name = cluster.system.database.cluster
@@ -166,9 +166,9 @@ def restore(ctx: Context, system: str, target: str, repo: int, timeout: float) -
     deadline = time.monotonic() + timeout
     when: float | None
     if target == "t0":
-        if ctx.t0 is None:
+        when = ctx.fault_at(system)
+        if when is None:
             raise RestoreFailed("db.restore to t0 outside a drill's fault")
-        when = ctx.t0
     elif target == "latest":
         when = None
     else:

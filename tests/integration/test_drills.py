@@ -195,6 +195,14 @@ def test_catalogue_drill_passes_and_leaves_the_lab_steady(
         assert result.rto_seconds is not None and result.rto_seconds < result.objective_rto_seconds
         moved = result.primary_after != result.primary_before
         assert moved == drill.expect_failover
+    if name == "switchover-valencia":
+        # CRM's outage starts with its own switchover, after ECM's is done (DESIGN §6)
+        ecm_step, crm_step = (
+            a for a in journal.activities if a.phase is Phase.FAULT and a.kind == "action"
+        )
+        assert journal.systems["ecm"].t0 == pytest.approx(ecm_step.start, abs=0.05)
+        assert journal.systems["crm"].t0 == pytest.approx(crm_step.start, abs=0.05)
+        assert ecm_step.end is not None and crm_step.start >= ecm_step.end
     _assert_steady(topology, lab)
 
 
