@@ -368,9 +368,9 @@ class Engine:
                 act.output = run_action(
                     action.action, action.args, self.ctx, action.timeout_seconds
                 )
-        t0 = self.ctx.t0 = self.ctx.t0 or _now()
+        self.ctx.t0 = self.ctx.t0 or _now()
         for name, result in self.journal.systems.items():
-            result.t0 = self.ctx.faults.get(name, t0)
+            result.t0 = self.ctx.fault_at(name)
         self.save()
 
     def _recover(self) -> None:

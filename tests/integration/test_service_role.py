@@ -121,7 +121,7 @@ class Site:
         return changed
 
     def pids(self) -> list[int]:
-        """Every pid the daemon has started with, waiting for a (re)start to be recorded."""
+        """Every pid the daemon has started with, in order (`_settle` waits for a new one)."""
         path = self.state / "pids"
         return [int(p) for p in path.read_text().split()] if path.exists() else []
 
